@@ -1,0 +1,12 @@
+//! Pure rules of Tsunagu. No IO lives here, so these tests build and run fast.
+
+pub mod audit;
+pub mod geo;
+pub mod matrix;
+pub mod password;
+pub mod policy;
+pub mod roles;
+pub mod text;
+pub mod totp;
+pub mod validation;
+pub mod wareki;

@@ -1,0 +1,331 @@
+//! The one authorization policy (権限方針): `can(actor, action, target)` answers every question
+//! of the form "may this person do this to that", and `scope(actor, action)` tells list queries
+//! which rows an actor may see. Handlers and templates never decide access themselves.
+
+use crate::roles::Role;
+
+/// The signed-in person on whose behalf a request runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub organisation_id: String,
+    /// The 6-digit code of the municipality the actor's organisation belongs to, if any.
+    pub municipality_code6: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+impl Actor {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+
+    fn is_member_of(&self, organisation_id: &str) -> bool {
+        self.organisation_id == organisation_id
+    }
+}
+
+/// Everything a route or a repository can do. Each route declares exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Pages anybody may open without signing in (sign-in, health checks).
+    Public,
+    /// Any signed-in user's pages: home, sign-out, the organisation directory.
+    ViewHome,
+    /// Own password, two-factor sign-in and recovery codes.
+    ManageOwnAccount,
+    /// Read the role matrix (役割分担, 別表1).
+    ViewMatrix,
+    /// Edit the role matrix.
+    EditMatrix,
+    /// Read the list of organisations and their contact details.
+    ViewOrganisations,
+    /// Edit an organisation's contact details.
+    EditOrganisation,
+    /// Create and retire organisations.
+    ManageOrganisations,
+    /// Create, disable and reset accounts of any organisation.
+    ManageUsers,
+    /// Read areas (圏域) and municipalities.
+    ViewGeography,
+    /// Create and edit areas; add, rename or retire municipalities.
+    ManageGeography,
+    /// Browse and export the audit log.
+    ViewAuditLog,
+}
+
+impl Action {
+    pub const ALL: [Action; 12] = [
+        Action::Public,
+        Action::ViewHome,
+        Action::ManageOwnAccount,
+        Action::ViewMatrix,
+        Action::EditMatrix,
+        Action::ViewOrganisations,
+        Action::EditOrganisation,
+        Action::ManageOrganisations,
+        Action::ManageUsers,
+        Action::ViewGeography,
+        Action::ManageGeography,
+        Action::ViewAuditLog,
+    ];
+}
+
+/// What an action is done to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// "Some record": the route-level question, answered yes when the actor may act on at least
+    /// one target of this action. The specific record is checked again when it is known.
+    Any,
+    /// An organisation, with the municipality it belongs to.
+    Organisation {
+        id: &'a str,
+        municipality_code6: Option<&'a str>,
+    },
+    /// A user account, with its organisation.
+    User {
+        id: &'a str,
+        organisation_id: &'a str,
+    },
+}
+
+/// Which rows of a list an actor may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Organisation(String),
+    Municipality(String),
+    User(String),
+    Nothing,
+}
+
+/// Roles that act for the prefecture-wide center and may see across organisations.
+const CENTER_WIDE: &[Role] = &[Role::PrefectureOfficer, Role::CenterCoordinator];
+
+/// Roles that may change their own organisation's contact details.
+const ORG_EDITORS: &[Role] = &[
+    Role::PrefectureOfficer,
+    Role::CenterCoordinator,
+    Role::MunicipalOfficer,
+    Role::HospitalStaff,
+    Role::TrainingStaff,
+];
+
+/// May `actor` (None when not signed in) do `action` to `target`?
+pub fn can(actor: Option<&Actor>, action: Action, target: Target<'_>) -> bool {
+    let Some(actor) = actor else {
+        return action == Action::Public;
+    };
+    if actor.roles.is_empty() {
+        return action == Action::Public;
+    }
+    match action {
+        Action::Public
+        | Action::ViewHome
+        | Action::ViewMatrix
+        | Action::ViewOrganisations
+        | Action::ViewGeography => true,
+        Action::ManageOwnAccount => match target {
+            Target::Any => true,
+            Target::User { id, .. } => id == actor.user_id,
+            Target::Organisation { .. } => false,
+        },
+        Action::EditMatrix => actor.has(Role::PrefectureOfficer),
+        Action::EditOrganisation => {
+            if actor.has(Role::SystemAdmin) || actor.has_any(CENTER_WIDE) {
+                return matches!(target, Target::Any | Target::Organisation { .. });
+            }
+            if !actor.has_any(ORG_EDITORS) {
+                return false;
+            }
+            match target {
+                Target::Any => true,
+                Target::Organisation { id, .. } => actor.is_member_of(id),
+                Target::User { .. } => false,
+            }
+        }
+        Action::ManageOrganisations | Action::ManageUsers | Action::ViewAuditLog => {
+            actor.has(Role::SystemAdmin)
+        }
+        Action::ManageGeography => actor.has_any(&[Role::SystemAdmin, Role::PrefectureOfficer]),
+    }
+}
+
+/// The rows of a list that `actor` may see for `action`. Repositories turn this into a WHERE
+/// clause; a handler never filters rows itself.
+pub fn scope(actor: Option<&Actor>, action: Action) -> Scope {
+    let Some(a) = actor else {
+        return Scope::Nothing;
+    };
+    if !can(actor, action, Target::Any) {
+        return Scope::Nothing;
+    }
+    match action {
+        Action::ManageOwnAccount => Scope::User(a.user_id.clone()),
+        Action::EditOrganisation if !(a.has(Role::SystemAdmin) || a.has_any(CENTER_WIDE)) => {
+            Scope::Organisation(a.organisation_id.clone())
+        }
+        _ => Scope::All,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN_ORG: &str = "org-own";
+    const OTHER_ORG: &str = "org-other";
+    const OWN_MUNI: &str = "032018";
+    const OTHER_MUNI: &str = "032026";
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user_id: "user-1".into(),
+            organisation_id: OWN_ORG.into(),
+            municipality_code6: Some(OWN_MUNI.into()),
+            roles: vec![role],
+        }
+    }
+
+    /// Expected answers for every role × action, on a target in the actor's own organisation
+    /// and own municipality (`own`) and on one of another organisation and municipality
+    /// (`other`). Y = allowed, n = refused. Columns follow `Role::ALL`:
+    /// admin, pref, coordinator, municipal, hospital, trainer, viewer.
+    const TABLE: &[(Action, &str, &str)] = &[
+        //                          own      other
+        (Action::Public, "YYYYYYY", "YYYYYYY"),
+        (Action::ViewHome, "YYYYYYY", "YYYYYYY"),
+        (Action::ManageOwnAccount, "YYYYYYY", "nnnnnnn"),
+        (Action::ViewMatrix, "YYYYYYY", "YYYYYYY"),
+        (Action::EditMatrix, "nYnnnnn", "nYnnnnn"),
+        (Action::ViewOrganisations, "YYYYYYY", "YYYYYYY"),
+        (Action::EditOrganisation, "YYYYYYn", "YYYnnnn"),
+        (Action::ManageOrganisations, "Ynnnnnn", "Ynnnnnn"),
+        (Action::ManageUsers, "Ynnnnnn", "Ynnnnnn"),
+        (Action::ViewGeography, "YYYYYYY", "YYYYYYY"),
+        (Action::ManageGeography, "YYnnnnn", "YYnnnnn"),
+        (Action::ViewAuditLog, "Ynnnnnn", "Ynnnnnn"),
+    ];
+
+    fn target_for(action: Action, own: bool) -> Target<'static> {
+        let (org, muni, user) = if own {
+            (OWN_ORG, OWN_MUNI, "user-1")
+        } else {
+            (OTHER_ORG, OTHER_MUNI, "user-2")
+        };
+        match action {
+            Action::ManageOwnAccount | Action::ManageUsers => Target::User {
+                id: user,
+                organisation_id: org,
+            },
+            _ => Target::Organisation {
+                id: org,
+                municipality_code6: Some(muni),
+            },
+        }
+    }
+
+    #[test]
+    fn table_covers_every_action() {
+        for action in Action::ALL {
+            assert!(
+                TABLE.iter().any(|(a, _, _)| *a == action),
+                "{action:?} has no row in the policy table"
+            );
+        }
+    }
+
+    #[test]
+    fn every_role_action_and_relation_matches_the_table() {
+        for (action, own, other) in TABLE {
+            for (expected_row, is_own) in [(own, true), (other, false)] {
+                for (i, role) in Role::ALL.into_iter().enumerate() {
+                    let expected = expected_row.as_bytes()[i] == b'Y';
+                    let a = actor(role);
+                    let got = can(Some(&a), *action, target_for(*action, is_own));
+                    assert_eq!(
+                        got,
+                        expected,
+                        "{role:?} {action:?} on {} target",
+                        if is_own { "own" } else { "other" }
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn route_level_answer_is_yes_when_some_target_is_allowed() {
+        for (action, own, other) in TABLE {
+            for (i, role) in Role::ALL.into_iter().enumerate() {
+                let some = own.as_bytes()[i] == b'Y' || other.as_bytes()[i] == b'Y';
+                assert_eq!(
+                    can(Some(&actor(role)), *action, Target::Any),
+                    some,
+                    "{role:?} {action:?} route"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn anonymous_may_only_do_public_things() {
+        for action in Action::ALL {
+            assert_eq!(
+                can(None, action, Target::Any),
+                action == Action::Public,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_account_without_roles_can_do_nothing_but_public() {
+        let mut a = actor(Role::Viewer);
+        a.roles.clear();
+        assert!(!can(Some(&a), Action::ViewHome, Target::Any));
+        assert!(can(Some(&a), Action::Public, Target::Any));
+    }
+
+    #[test]
+    fn roles_add_up() {
+        let mut a = actor(Role::Viewer);
+        assert!(!can(Some(&a), Action::EditMatrix, Target::Any));
+        a.roles.push(Role::PrefectureOfficer);
+        assert!(can(Some(&a), Action::EditMatrix, Target::Any));
+    }
+
+    #[test]
+    fn scopes_follow_the_policy() {
+        assert_eq!(scope(None, Action::ViewAuditLog), Scope::Nothing);
+        assert_eq!(
+            scope(Some(&actor(Role::Viewer)), Action::ViewAuditLog),
+            Scope::Nothing
+        );
+        assert_eq!(
+            scope(Some(&actor(Role::SystemAdmin)), Action::ViewAuditLog),
+            Scope::All
+        );
+        assert_eq!(
+            scope(
+                Some(&actor(Role::MunicipalOfficer)),
+                Action::EditOrganisation
+            ),
+            Scope::Organisation(OWN_ORG.into())
+        );
+        assert_eq!(
+            scope(
+                Some(&actor(Role::PrefectureOfficer)),
+                Action::EditOrganisation
+            ),
+            Scope::All
+        );
+        assert_eq!(
+            scope(Some(&actor(Role::Viewer)), Action::ManageOwnAccount),
+            Scope::User("user-1".into())
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Schema migrations: one ordered set for both backends. Each migration has portable SQL and,
+//! where the backends differ (triggers, full-text search), a part for each backend. Every
+//! migration runs in one transaction and is recorded in `schema_migrations`.
+
+use crate::{Backend, Db, Result, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    common: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "platform",
+    common: include_str!("../migrations/0001_platform.sql"),
+    sqlite: include_str!("../migrations/0001_platform.sqlite.sql"),
+    postgres: include_str!("../migrations/0001_platform.postgres.sql"),
+}];
+
+/// The newest schema version this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+/// Applies every migration not yet applied; returns how many ran. Refuses to run against a
+/// database whose schema is newer than this binary.
+pub async fn run(db: &Db) -> Result<usize> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(db.pool())
+    .await?;
+    let mut applied = 0;
+    for m in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        if db.backend() == Backend::Postgres {
+            // Two servers starting at once must not both migrate.
+            sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
+                .execute(tx.conn())
+                .await?;
+        }
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(tx.conn())
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        sqlx::raw_sql(m.common).execute(tx.conn()).await?;
+        let specific = match db.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        if !specific.trim().is_empty() {
+            sqlx::raw_sql(specific).execute(tx.conn()).await?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(crate::clock::now_text())
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        applied += 1;
+    }
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(db.pool())
+        .await?;
+    if newest.unwrap_or(0) > latest_version() {
+        return Err(StoreError::Other(format!(
+            "database schema version {} is newer than this program ({}); upgrade Tsunagu",
+            newest.unwrap_or(0),
+            latest_version()
+        )));
+    }
+    Ok(applied)
+}

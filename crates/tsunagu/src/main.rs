@@ -1,0 +1,404 @@
+//! `tsunagu`: the binary. Reads settings, opens the database, runs migrations and serves; or
+//! runs one of the administration commands.
+
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use settings::Settings;
+use tsunagu_domain::roles::Role;
+use tsunagu_store::accounts::{self, UserInput};
+use tsunagu_store::audit::{self, AuditCtx, Verification};
+use tsunagu_store::{Db, DbOptions, backup, demo, migrate, orgs, reference};
+
+#[derive(Parser)]
+#[command(
+    name = "tsunagu",
+    version,
+    about = "Tsunagu: 医療的ケア児支援センターの情報システム"
+)]
+struct Cli {
+    /// Settings file (default: tsunagu.toml in the current folder, if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the application.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Start a demo on a fresh SQLite database with demo data, and print the demo logins.
+    Demo {
+        /// Folder for the demo database (default: a new temporary folder).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and load reference data, then exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Write a consistent copy of the SQLite database while the server runs.
+    Backup { file: PathBuf },
+    /// Replace the SQLite database with a backup (stop the server first).
+    Restore { file: PathBuf },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print the effective settings (secrets redacted).
+    Config,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints a password to hand over, to be changed at first sign-in.
+    Add {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// The organisation's exact name.
+        #[arg(long)]
+        org: String,
+        /// Role code (repeatable): system_admin, prefecture_officer, center_coordinator,
+        /// municipal_officer, hospital_staff, training_staff, viewer.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[arg(long, default_value = "")]
+        email: String,
+    },
+    /// Disable an account and end its sessions.
+    Disable { login: String },
+    /// Issue a new password (to be changed at first sign-in) and end the account's sessions.
+    ResetPassword { login: String },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; names the first entry that does not match.
+    Verify,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("設定を読み込めません: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    settings::init_logging(&settings);
+    match run(cli.command, &mut settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("エラー: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(settings: &Settings) -> Result<Db, String> {
+    let db = Db::connect(&DbOptions {
+        url: settings.database_url.clone(),
+        max_connections: settings.db_max_connections,
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "データベースに接続できません ({}): {e}",
+            tsunagu_store::redact_url(&settings.database_url)
+        )
+    })?;
+    migrate::run(&db)
+        .await
+        .map_err(|e| format!("migration: {e}"))?;
+    reference::seed_if_empty(&db, &settings.prefecture_code)
+        .await
+        .map_err(|e| format!("reference data: {e}"))?;
+    Ok(db)
+}
+
+async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(b) = bind {
+                settings.bind = b;
+            }
+            let db = open(settings).await?;
+            serve(db, settings).await?;
+        }
+        Command::Demo { data_dir, bind } => {
+            if let Some(b) = bind {
+                settings.bind = b;
+            }
+            let dir = match data_dir {
+                Some(d) => d,
+                None => {
+                    std::env::temp_dir().join(format!("tsunagu-demo-{}", tsunagu_store::new_id()))
+                }
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let db_path = dir.join("tsunagu.sqlite3");
+            settings.database_url = format!("sqlite://{}", db_path.display());
+            settings.demo_mode = true;
+            settings.require_2fa_roles.clear();
+            let password = settings.demo_password.clone();
+            let db = open(settings).await?;
+            let logins = demo::load(&db, &settings.prefecture_code, &password)
+                .await
+                .map_err(|e| format!("demo data: {e}"))?;
+            println!("Tsunagu デモ: http://{}", settings.bind);
+            println!("データベース: {}", db_path.display());
+            if logins.is_empty() {
+                println!("（既存のデモデータを使います）");
+            } else {
+                println!("デモ用ログインID（パスワードはすべて「{password}」）:");
+                for l in &logins {
+                    println!(
+                        "  {:<12} {:<10} {}",
+                        l.login_id,
+                        l.role.label(),
+                        l.organisation
+                    );
+                }
+            }
+            serve(db, settings).await?;
+        }
+        Command::Migrate => {
+            let db = open(settings).await?;
+            println!(
+                "スキーマは最新です（バージョン {}、{}）",
+                migrate::latest_version(),
+                db.backend().name()
+            );
+        }
+        Command::User { command } => {
+            let db = open(settings).await?;
+            user_command(&db, command).await?;
+        }
+        Command::Backup { file } => {
+            let db = open(settings).await?;
+            let size = backup::backup_sqlite(&db, &file)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "バックアップを作成しました: {} ({size} bytes)",
+                file.display()
+            );
+        }
+        Command::Restore { file } => {
+            let db = Db::connect(&DbOptions {
+                url: settings.database_url.clone(),
+                max_connections: 2,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let Some(live) = db.sqlite_path() else {
+                return Err(
+                    "PostgreSQL の復元には pg_restore を使ってください（docs/operations.md）"
+                        .into(),
+                );
+            };
+            db.close().await;
+            let entries = backup::restore_sqlite(&file, std::path::Path::new(&live))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("復元しました: {live}（監査ログ {entries} 件の改ざんなしを確認）");
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = open(settings).await?;
+            match audit::verify(&db).await.map_err(|e| e.to_string())? {
+                Verification::Intact { entries } => {
+                    println!("監査ログは改ざんされていません（{entries} 件を検証）");
+                }
+                Verification::Broken { seq, reason } => {
+                    println!("監査ログの {seq} 番目のエントリが一致しません: {reason}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Config => {
+            println!("{settings:#?}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_command(db: &Db, command: UserCommand) -> Result<(), String> {
+    let ctx = AuditCtx::system("cli");
+    match command {
+        UserCommand::Add {
+            login,
+            name,
+            org,
+            roles,
+            email,
+        } => {
+            let org = orgs::find_by_name(db, &org)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("機関「{org}」が見つかりません"))?;
+            let mut parsed = Vec::new();
+            for r in &roles {
+                parsed.push(Role::from_code(r).ok_or_else(|| format!("役割「{r}」はありません"))?);
+            }
+            let password = accounts::password::issue().map_err(|e| e.to_string())?;
+            let hash = accounts::password::hash(password.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            accounts::create(
+                &mut tx,
+                &ctx,
+                &UserInput {
+                    login_id: login.clone(),
+                    display_name: name,
+                    email,
+                    organisation_id: org.id,
+                    roles: parsed,
+                },
+                &hash,
+                true,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            println!("{login} を作成しました。初回ログイン用パスワード: {password}");
+        }
+        UserCommand::Disable { login } => {
+            let user = find(db, &login).await?;
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            accounts::set_disabled(&mut tx, &ctx, &user.id, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            println!("{login} を無効にしました");
+        }
+        UserCommand::ResetPassword { login } => {
+            let user = find(db, &login).await?;
+            let password = accounts::password::issue().map_err(|e| e.to_string())?;
+            let hash = accounts::password::hash(password.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            accounts::set_password(&mut tx, &ctx, &user.id, &hash, true, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            println!("{login} の新しいパスワード（初回ログイン時に変更）: {password}");
+        }
+        UserCommand::List => {
+            let rows = sqlx_free_list(db).await?;
+            for u in rows {
+                println!(
+                    "{:<16} {:<12} {:<24} {}{}",
+                    u.login_id,
+                    u.display_name,
+                    u.role_labels(),
+                    u.organisation_name,
+                    if u.disabled { "（無効）" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn find(db: &Db, login: &str) -> Result<accounts::User, String> {
+    accounts::find_by_login(db, login)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("ログインID「{login}」は登録されていません"))
+}
+
+/// All accounts, as the system itself sees them (the command line is run by the operator).
+async fn sqlx_free_list(db: &Db) -> Result<Vec<accounts::User>, String> {
+    let operator = tsunagu_domain::policy::Actor {
+        user_id: String::new(),
+        organisation_id: String::new(),
+        municipality_code6: None,
+        roles: vec![Role::SystemAdmin],
+    };
+    accounts::list(db, &operator, &accounts::Filter::default())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn serve(db: Db, settings: &Settings) -> Result<(), String> {
+    let prefecture_name = reference::prefecture_name(&db, &settings.prefecture_code)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("都道府県コード {} は存在しません", settings.prefecture_code))?;
+    let cfg = settings.web_config(prefecture_name);
+    let idle_minutes = cfg.session_idle_minutes;
+    let (router, _registry) = tsunagu_web::app(db.clone(), cfg);
+    let listener = tokio::net::TcpListener::bind(&settings.bind)
+        .await
+        .map_err(|e| format!("{} で待ち受けできません: {e}", settings.bind))?;
+    tracing::info!(bind = %settings.bind, backend = db.backend().name(), "Tsunagu ready");
+    let housekeeping_db = db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = tsunagu_store::clock::now();
+            let idle = tsunagu_store::clock::format(now - time_minutes(idle_minutes));
+            let day = tsunagu_store::clock::format(now - time_minutes(24 * 60));
+            if let Err(e) = accounts::prune_sessions(&housekeeping_db, &idle).await {
+                tracing::warn!(error = %e, "pruning sessions failed");
+            }
+            if let Err(e) = accounts::prune_failures(&housekeeping_db, &day).await {
+                tracing::warn!(error = %e, "pruning sign-in failures failed");
+            }
+        }
+    });
+    tsunagu_web::serve(listener, router, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await;
+    Ok(())
+}
+
+fn time_minutes(m: i64) -> std::time::Duration {
+    std::time::Duration::from_secs((m.max(0) as u64) * 60)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,159 @@
+//! Settings: defaults, then `tsunagu.toml`, then `TSUNAGU_*` environment variables.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use tsunagu_domain::roles::Role;
+use tsunagu_web::WebConfig;
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `sqlite://tsunagu.sqlite3` (default) or `postgres://user:pass@host/db`.
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub bind: String,
+    pub center_name: String,
+    pub prefecture_code: String,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    /// Role codes whose holders must use two-factor sign-in.
+    pub require_2fa_roles: Vec<String>,
+    pub https: bool,
+    pub trust_proxy: bool,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub login_failures_per_ip: i64,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub log_level: String,
+    pub demo_password: String,
+    #[serde(skip)]
+    pub demo_mode: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let web = WebConfig::default();
+        Settings {
+            database_url: "sqlite://tsunagu.sqlite3".into(),
+            db_max_connections: 8,
+            bind: "127.0.0.1:8080".into(),
+            center_name: web.center_name,
+            prefecture_code: web.prefecture_code,
+            session_idle_minutes: web.session_idle_minutes,
+            session_absolute_hours: web.session_absolute_hours,
+            require_2fa_roles: web
+                .require_2fa_roles
+                .iter()
+                .map(|r| r.code().to_string())
+                .collect(),
+            https: false,
+            trust_proxy: false,
+            max_body_bytes: web.max_body_bytes,
+            request_timeout_secs: web.request_timeout_secs,
+            login_failures_per_ip: web.login_failures_per_ip,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            demo_password: "tsunagu-demo-2026".into(),
+            demo_mode: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "database_url",
+                &tsunagu_store::redact_url(&self.database_url),
+            )
+            .field("db_max_connections", &self.db_max_connections)
+            .field("bind", &self.bind)
+            .field("center_name", &self.center_name)
+            .field("prefecture_code", &self.prefecture_code)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_absolute_hours", &self.session_absolute_hours)
+            .field("require_2fa_roles", &self.require_2fa_roles)
+            .field("https", &self.https)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("login_failures_per_ip", &self.login_failures_per_ip)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("demo_password", &"***")
+            .finish()
+    }
+}
+
+impl Settings {
+    pub fn load(file: Option<&Path>) -> Result<Settings, String> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(f) => {
+                if !f.is_file() {
+                    return Err(format!("{} が見つかりません", f.display()));
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("tsunagu.toml")),
+        }
+        let s: Settings = fig
+            .merge(Env::prefixed("TSUNAGU_").split("__"))
+            .extract()
+            .map_err(|e| e.to_string())?;
+        for r in &s.require_2fa_roles {
+            if Role::from_code(r).is_none() {
+                return Err(format!("require_2fa_roles: 役割「{r}」はありません"));
+            }
+        }
+        if tsunagu_domain::geo::parse_prefecture_code(&s.prefecture_code).is_err() {
+            return Err(format!(
+                "prefecture_code「{}」は都道府県コード（01〜47）ではありません",
+                s.prefecture_code
+            ));
+        }
+        Ok(s)
+    }
+
+    pub fn web_config(&self, prefecture_name: String) -> WebConfig {
+        WebConfig {
+            center_name: self.center_name.clone(),
+            prefecture_code: self.prefecture_code.clone(),
+            prefecture_name,
+            session_idle_minutes: self.session_idle_minutes.max(1),
+            session_absolute_hours: self.session_absolute_hours.max(1),
+            require_2fa_roles: self
+                .require_2fa_roles
+                .iter()
+                .filter_map(|r| Role::from_code(r))
+                .collect(),
+            demo_mode: self.demo_mode,
+            https: self.https,
+            trust_proxy: self.trust_proxy,
+            max_body_bytes: self.max_body_bytes.max(64 * 1024),
+            request_timeout_secs: self.request_timeout_secs,
+            login_failures_per_ip: self.login_failures_per_ip.max(1),
+        }
+    }
+}
+
+pub fn init_logging(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    if settings.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}

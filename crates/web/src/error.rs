@@ -1,0 +1,141 @@
+//! Errors of the web layer. A handler returns `AppError`; the error renderer turns it into a
+//! Japanese page (HTML) or `application/problem+json` (under `/api/`), with the request id and
+//! without internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tsunagu_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("csrf")]
+    Csrf,
+    #[error("too large")]
+    TooLarge,
+    #[error("too many requests")]
+    TooMany(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// What the renderer needs to know about an error response. Responses without it whose status
+/// is 400 or more (a timeout, a body too large, a panic) are rendered from their status alone.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub message: Option<String>,
+}
+
+/// Marks a response that is already a complete page (a form shown again with its errors).
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound,
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            StoreError::Invalid(m) => AppError::BadRequest(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            AppError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                None
+            }
+            AppError::Csrf => Some(
+                "フォームの有効期限が切れたか、不正な送信の可能性があるため、処理を中止しました。ページを開き直してから、もう一度お試しください。".to_string(),
+            ),
+            AppError::BadRequest(m) | AppError::TooMany(m) | AppError::Conflict(m) => {
+                Some(m.clone())
+            }
+            _ => None,
+        };
+        let mut resp = status.into_response();
+        resp.extensions_mut().insert(ErrorInfo { message });
+        resp
+    }
+}
+
+/// Heading and message for an error status, in Japanese.
+pub fn describe(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => (
+            "リクエストの内容に誤りがあります",
+            "入力内容を確認して、もう一度お試しください。",
+        ),
+        401 => (
+            "ログインが必要です",
+            "ログインしてから、もう一度お試しください。",
+        ),
+        403 => (
+            "このページを表示する権限がありません",
+            "必要な場合は、システム管理者に権限の付与を依頼してください。",
+        ),
+        404 => (
+            "ページが見つかりません",
+            "URLが正しいか確認してください。削除されたか、閲覧できない情報の可能性があります。",
+        ),
+        405 => (
+            "この操作はできません",
+            "画面のボタンやリンクから操作してください。",
+        ),
+        408 | 504 => (
+            "処理に時間がかかりすぎています",
+            "しばらくしてから、もう一度お試しください。",
+        ),
+        409 => ("他の情報と重複しています", "入力内容を確認してください。"),
+        413 => (
+            "送信されたデータが大きすぎます",
+            "ファイルを分けるなど、小さくしてから送信してください。",
+        ),
+        422 => (
+            "入力内容に誤りがあります",
+            "入力内容を確認して、もう一度お試しください。",
+        ),
+        429 => (
+            "操作の回数が多すぎます",
+            "しばらく時間をおいてから、もう一度お試しください。",
+        ),
+        _ => (
+            "システムでエラーが発生しました",
+            "ご不便をおかけしています。しばらくしてからもう一度お試しください。続く場合はシステム管理者に連絡してください。",
+        ),
+    }
+}

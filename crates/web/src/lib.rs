@@ -1,0 +1,104 @@
+//! Tsunagu's web application: Japanese HTML pages, a small JSON API, and the middleware that
+//! makes every request pass through one authorization policy.
+
+pub mod config;
+pub mod ctx;
+pub mod error;
+pub mod forms;
+pub mod layout;
+mod pages;
+pub mod routes;
+mod security;
+mod static_files;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::middleware::from_fn_with_state;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tsunagu_store::Db;
+
+pub use config::WebConfig;
+pub use routes::{Registry, RouteSpec};
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<WebConfig>,
+    pub registry: Arc<Registry>,
+}
+
+#[derive(Clone, Copy)]
+struct MakeRequestUuid;
+
+impl MakeRequestId for MakeRequestUuid {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Uuid::now_v7().to_string();
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The whole application with its middleware, and the route registry (for tests and docs).
+pub fn app(db: Db, cfg: WebConfig) -> (Router, Arc<Registry>) {
+    let (router, registry) = pages::routes().finish();
+    let registry = Arc::new(registry);
+    let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
+    let max_body = cfg.max_body_bytes;
+    let state = AppState {
+        db,
+        cfg: Arc::new(cfg),
+        registry: registry.clone(),
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = router
+        .fallback(pages::not_found)
+        .layer(from_fn_with_state(state.clone(), ctx::context))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(from_fn_with_state(state.clone(), pages::render_errors))
+        .layer(from_fn_with_state(state.clone(), security::headers))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+                // The path only: query strings may carry personal data.
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state);
+    (router, registry)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,5 @@
+use crate::routes::AppRouter;
+
+pub fn routes(r: AppRouter) -> AppRouter {
+    r
+}
