@@ -1,5 +1,96 @@
+//! The home page (ホーム): who you are, what your role lets you do, and the role matrix.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use tsunagu_domain::policy::{Action, Target, can};
+
+use super::matrix::MatrixTable;
+use super::render;
+use crate::AppState;
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use crate::layout::Layout;
 use crate::routes::AppRouter;
 
 pub fn routes(r: AppRouter) -> AppRouter {
-    r
+    r.get("/", Action::ViewHome, home)
+}
+
+/// A shortcut on the home page to something the user's role allows.
+struct Shortcut {
+    href: &'static str,
+    title: &'static str,
+    text: &'static str,
+}
+
+const SHORTCUTS: &[(&str, &str, &str, Action)] = &[
+    (
+        "/matrix/edit",
+        "役割分担を編集する",
+        "支援センターの機能ごとに、主担当と連携・サポートの機関を設定します。",
+        Action::EditMatrix,
+    ),
+    (
+        "/orgs",
+        "関係機関",
+        "県、支援センター、研修実施機関、医療機関、市町村の連絡先です。",
+        Action::ViewOrganisations,
+    ),
+    (
+        "/areas",
+        "圏域・市町村",
+        "圏域と、それぞれに属する市町村の一覧です。",
+        Action::ViewGeography,
+    ),
+    (
+        "/admin/users",
+        "利用者管理",
+        "アカウントの作成、役割の変更、無効化、パスワードの再発行を行います。",
+        Action::ManageUsers,
+    ),
+    (
+        "/admin/audit",
+        "監査ログ",
+        "誰が、いつ、何を見て何を変えたかの記録です。CSVで出力できます。",
+        Action::ViewAuditLog,
+    ),
+    (
+        "/account",
+        "アカウント設定",
+        "パスワードの変更と二要素認証の設定を行います。",
+        Action::ManageOwnAccount,
+    ),
+];
+
+#[derive(Template)]
+#[template(path = "home/home.html")]
+struct HomePage {
+    layout: Layout,
+    display_name: String,
+    organisation: String,
+    roles: String,
+    totp_missing: bool,
+    shortcuts: Vec<Shortcut>,
+    matrix: MatrixTable,
+}
+
+async fn home(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+    let actor = ctx.require_actor()?;
+    let s = ctx.session()?;
+    let shortcuts = SHORTCUTS
+        .iter()
+        .filter(|(_, _, _, a)| can(Some(&actor), *a, Target::Any))
+        .map(|(href, title, text, _)| Shortcut { href, title, text })
+        .collect();
+    let matrix = MatrixTable::load(&st).await?;
+    render(&HomePage {
+        layout: Layout::new(&st, &ctx, "ホーム"),
+        display_name: s.user.display_name.clone(),
+        organisation: s.user.organisation_name.clone(),
+        roles: s.user.role_labels(),
+        totp_missing: !s.user.totp_enabled,
+        shortcuts,
+        matrix,
+    })
 }
