@@ -1,0 +1,11 @@
+//! HTTP integration tests: the real router on a random port with a fresh database, driven over
+//! HTTP as users of different organisations would. Every test runs on SQLite, and on PostgreSQL
+//! too when `TSUNAGU_TEST_POSTGRES_URL` is set (each test gets a database of its own).
+
+mod support;
+
+mod account;
+mod audit;
+mod auth;
+mod platform;
+mod routes;
