@@ -37,9 +37,12 @@ enum Command {
     },
     /// Start a demo on a fresh SQLite database with demo data, and print the demo logins.
     Demo {
-        /// Folder for the demo database (default: a new temporary folder).
-        #[arg(long)]
+        /// Folder for the demo SQLite database (default: a new temporary folder).
+        #[arg(long, conflicts_with = "database_url")]
         data_dir: Option<PathBuf>,
+        /// Load the demo into this database instead (e.g. an empty PostgreSQL database).
+        #[arg(long)]
+        database_url: Option<String>,
         #[arg(long)]
         bind: Option<String>,
     },
@@ -166,7 +169,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                 .await
                 .map_err(|e| format!("demo data: {e}"))?;
             println!("Tsunagu デモ: http://{}", settings.bind);
-            println!("データベース: {}", db_path.display());
+            println!("データベース: {location}");
             if logins.is_empty() {
                 println!("（既存のデモデータを使います）");
             } else {
