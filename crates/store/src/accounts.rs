@@ -832,3 +832,35 @@ pub mod password {
         "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Pj4xDCDE0nvB4nVHGJ7s8NzAYZw1bVb2vL7zsp0iX9c"
     }
 }
+
+/// Lifts a sign-in lock (ロック解除) for an administrator: clears `locked_until` and forgets the
+/// recorded failures of the account and its login id, so the next sign-in is not refused.
+pub async fn unlock(tx: &mut Tx, ctx: &AuditCtx, user_id: &str) -> Result<()> {
+    let row = sqlx::query("SELECT login_id, locked_until FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let login_id: String = row.try_get("login_id")?;
+    let locked_until: Option<String> = row.try_get("locked_until")?;
+    sqlx::query("UPDATE users SET locked_until = NULL, updated_at = $1 WHERE id = $2")
+        .bind(clock::now_text())
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    let forgotten = sqlx::query("DELETE FROM login_failures WHERE user_id = $1 OR login_id = $2")
+        .bind(user_id)
+        .bind(&login_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    audit::append(
+        tx,
+        ctx,
+        Event::new("user.unlock", "user", user_id)
+            .old(&serde_json::json!({ "locked_until": locked_until }))
+            .detail(format!("ログイン失敗の記録{forgotten}件を消去")),
+    )
+    .await?;
+    Ok(())
+}

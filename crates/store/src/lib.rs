@@ -103,6 +103,8 @@ impl Db {
             ));
         };
         let connect_opts = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        // A read-only file (checking a backup) cannot switch its journal mode.
+        let read_only = url.contains("mode=ro");
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections.max(2))
             .min_connections(1)
@@ -110,12 +112,17 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA synchronous = FULL",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
+                        let pragmas: &[&str] = if read_only {
+                            &["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 10000"]
+                        } else {
+                            &[
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = FULL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 10000",
+                            ]
+                        };
+                        for pragma in pragmas {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }

@@ -1,0 +1,79 @@
+//! Backup of a live SQLite database and restore into place, with the audit chain checked.
+
+use tsunagu_store::audit::{self, AuditCtx, Event, Verification};
+use tsunagu_store::{Db, DbOptions, backup, migrate, reference};
+
+struct Dir(std::path::PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn open(path: &std::path::Path) -> Db {
+    Db::connect(&DbOptions {
+        url: format!("sqlite://{}", path.display()),
+        max_connections: 2,
+    })
+    .await
+    .expect("open")
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_writing_restores_with_its_chain_intact() {
+    let dir = Dir(std::env::temp_dir().join(format!("tsunagu-backup-{}", tsunagu_store::new_id())));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let live = dir.0.join("live.sqlite3");
+    let db = open(&live).await;
+    migrate::run(&db).await.expect("migrate");
+    reference::seed_if_empty(&db, "03").await.expect("seed");
+    for i in 0..5 {
+        audit::record(
+            &db,
+            &AuditCtx::system("test"),
+            Event::new("test.event", "test", &i.to_string()),
+        )
+        .await
+        .expect("record");
+    }
+    let copy = dir.0.join("copy.sqlite3");
+    let size = backup::backup_sqlite(&db, &copy).await.expect("backup");
+    assert!(size > 0);
+    // A second backup to the same file is refused rather than overwriting it.
+    assert!(backup::backup_sqlite(&db, &copy).await.is_err());
+    // Writes after the backup are not in it.
+    audit::record(
+        &db,
+        &AuditCtx::system("test"),
+        Event::new("test.after", "test", "x"),
+    )
+    .await
+    .expect("record");
+    db.close().await;
+
+    let entries = backup::restore_sqlite(&copy, &live).await.expect("restore");
+    assert_eq!(entries, 6, "reference load + 5 events");
+    let restored = open(&live).await;
+    assert_eq!(
+        audit::verify(&restored).await.expect("verify"),
+        Verification::Intact { entries: 6 }
+    );
+    let munis: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM municipalities")
+        .fetch_one(restored.pool())
+        .await
+        .expect("count");
+    assert_eq!(munis, 1747 + 175);
+}
+
+#[tokio::test]
+async fn restore_refuses_a_file_that_is_not_a_tsunagu_database() {
+    let dir =
+        Dir(std::env::temp_dir().join(format!("tsunagu-restore-{}", tsunagu_store::new_id())));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let junk = dir.0.join("junk.sqlite3");
+    std::fs::write(&junk, b"not a database").expect("write");
+    let live = dir.0.join("live.sqlite3");
+    assert!(backup::restore_sqlite(&junk, &live).await.is_err());
+    assert!(!live.exists(), "nothing replaced");
+}
