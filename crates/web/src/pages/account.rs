@@ -26,12 +26,24 @@ use crate::routes::AppRouter;
 pub fn routes(r: AppRouter) -> AppRouter {
     r.get("/account", Action::ManageOwnAccount, overview)
         .get("/account/password", Action::ManageOwnAccount, password_page)
-        .post("/account/password", Action::ManageOwnAccount, password_submit)
+        .post(
+            "/account/password",
+            Action::ManageOwnAccount,
+            password_submit,
+        )
         .get("/account/reauth", Action::ManageOwnAccount, reauth_page)
         .post("/account/reauth", Action::ManageOwnAccount, reauth_submit)
         .get("/account/totp", Action::ManageOwnAccount, totp_page)
-        .post("/account/totp/enable", Action::ManageOwnAccount, totp_enable)
-        .post("/account/totp/disable", Action::ManageOwnAccount, totp_disable)
+        .post(
+            "/account/totp/enable",
+            Action::ManageOwnAccount,
+            totp_enable,
+        )
+        .post(
+            "/account/totp/disable",
+            Action::ManageOwnAccount,
+            totp_disable,
+        )
         .post(
             "/account/totp/recovery-codes",
             Action::ManageOwnAccount,
@@ -276,7 +288,11 @@ async fn reauth_submit(
     let creds = accounts::credentials_by_id(&st.db, &s.user.id)
         .await?
         .ok_or(AppError::Forbidden)?;
-    let mut ok = password::verify(creds.password_hash.clone(), form.get("password").to_string()).await;
+    let mut ok = password::verify(
+        creds.password_hash.clone(),
+        form.get("password").to_string(),
+    )
+    .await;
     let mut step = None;
     if ok && creds.totp_enabled {
         let secret = creds.totp_secret.as_deref().and_then(totp::base32_decode);
@@ -317,7 +333,12 @@ async fn reauth_submit(
         accounts::set_totp_step(&mut tx, &s.user.id, step).await?;
     }
     accounts::set_reauth(&mut tx, &s.id_hash).await?;
-    audit::append(&mut tx, &ctx.audit(), Event::new("auth.reauth", "user", &s.user.id)).await?;
+    audit::append(
+        &mut tx,
+        &ctx.audit(),
+        Event::new("auth.reauth", "user", &s.user.id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to(&next).into_response())
 }
@@ -466,9 +487,14 @@ async fn totp_enable(
     let Some(secret_b32) = s.pending_totp_secret.clone() else {
         return Ok(Redirect::to("/account/totp").into_response());
     };
-    let secret = totp::base32_decode(&secret_b32).ok_or_else(|| AppError::Internal("bad pending secret".into()))?;
-    let Some(step) = totp::verify_totp(&secret, form.get("code"), clock::now().unix_timestamp(), None)
-    else {
+    let secret = totp::base32_decode(&secret_b32)
+        .ok_or_else(|| AppError::Internal("bad pending secret".into()))?;
+    let Some(step) = totp::verify_totp(
+        &secret,
+        form.get("code"),
+        clock::now().unix_timestamp(),
+        None,
+    ) else {
         return totp_view(
             &st,
             &ctx,
@@ -479,7 +505,15 @@ async fn totp_enable(
     };
     let codes = new_recovery_codes()?;
     let mut tx = st.db.begin().await?;
-    accounts::enable_totp(&mut tx, &ctx.audit(), &s.user.id, &secret_b32, step, &hash_codes(&codes)).await?;
+    accounts::enable_totp(
+        &mut tx,
+        &ctx.audit(),
+        &s.user.id,
+        &secret_b32,
+        step,
+        &hash_codes(&codes),
+    )
+    .await?;
     accounts::set_pending_totp_secret(&mut tx, &s.id_hash, None).await?;
     tx.commit().await?;
     render(&RecoveryCodesPage {
@@ -488,7 +522,10 @@ async fn totp_enable(
     })
 }
 
-async fn recovery_codes_regenerate(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+async fn recovery_codes_regenerate(
+    State(st): State<AppState>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
     own(&ctx)?;
     let s = ctx.session()?;
     if !s.user.totp_enabled {
@@ -527,7 +564,12 @@ async fn totp_disable(State(st): State<AppState>, ctx: Ctx) -> Result<Response, 
     let mut tx = st.db.begin().await?;
     accounts::disable_totp(&mut tx, &ctx.audit(), &s.user.id).await?;
     tx.commit().await?;
-    Ok(redirect_with_flash(&st, "/account", "success", "二要素認証を解除しました。"))
+    Ok(redirect_with_flash(
+        &st,
+        "/account",
+        "success",
+        "二要素認証を解除しました。",
+    ))
 }
 
 #[cfg(test)]

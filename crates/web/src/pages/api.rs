@@ -14,7 +14,11 @@ use crate::routes::AppRouter;
 
 pub fn routes(r: AppRouter) -> AppRouter {
     r.get("/api/v1/me", Action::ViewHome, me)
-        .get("/api/v1/municipalities", Action::ViewGeography, municipalities)
+        .get(
+            "/api/v1/municipalities",
+            Action::ViewGeography,
+            municipalities,
+        )
         .get("/api/v1/areas", Action::ViewGeography, areas)
 }
 

@@ -447,12 +447,14 @@ async fn totp_submit(
 
 async fn logout(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
     if let Some(s) = &ctx.session {
+        // Signing out ends the user's sessions on every device, not only this one.
         let mut tx = st.db.begin().await?;
-        accounts::end_session(&mut tx, &s.id_hash).await?;
+        let ended = accounts::end_all_sessions(&mut tx, &s.user.id).await?;
         audit::append(
             &mut tx,
             &ctx.audit(),
-            Event::new("auth.logout", "user", &s.user.id),
+            Event::new("auth.logout", "user", &s.user.id)
+                .detail(format!("{ended}件のセッションを終了")),
         )
         .await?;
         tx.commit().await?;

@@ -163,7 +163,11 @@ fn mark_choices(selected: Mark) -> Vec<Choice> {
         .collect()
 }
 
-async fn org_choices(st: &AppState, ctx: &Ctx, selected: Option<&str>) -> Result<Vec<Choice>, AppError> {
+async fn org_choices(
+    st: &AppState,
+    ctx: &Ctx,
+    selected: Option<&str>,
+) -> Result<Vec<Choice>, AppError> {
     let actor = ctx.require_actor()?;
     let list = orgs::list(&st.db, &actor, &orgs::Filter::default()).await?;
     let mut out = vec![Choice::new("", "（機関を指定しない）", selected.is_none())];
@@ -371,7 +375,12 @@ async fn participant_update(
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
-    Ok(redirect_with_flash(&st, "/matrix/edit", "success", "参加機関を更新しました。"))
+    Ok(redirect_with_flash(
+        &st,
+        "/matrix/edit",
+        "success",
+        "参加機関を更新しました。",
+    ))
 }
 
 async fn participant_delete(
@@ -382,5 +391,10 @@ async fn participant_delete(
     let mut tx = st.db.begin().await?;
     matrix::remove_participant(&mut tx, &ctx.audit(), &id).await?;
     tx.commit().await?;
-    Ok(redirect_with_flash(&st, "/matrix/edit", "success", "参加機関を削除しました。"))
+    Ok(redirect_with_flash(
+        &st,
+        "/matrix/edit",
+        "success",
+        "参加機関を削除しました。",
+    ))
 }

@@ -75,7 +75,10 @@ both!(an_issued_password_must_be_changed_first, |app| {
 
     let mut again = app.client();
     assert_eq!(
-        again.login("newcomer", "盛岡の春は桜と岩手山がきれい").await.status,
+        again
+            .login("newcomer", "盛岡の春は桜と岩手山がきれい")
+            .await
+            .status,
         303
     );
 });
@@ -100,7 +103,9 @@ both!(totp_enrolment_then_sign_in_with_a_code, |app| {
     let wrong = c.post("/account/totp/enable", &[("code", "000000")]).await;
     assert_eq!(wrong.status, 422);
     wrong.assert_contains("確認コードが正しくありません");
-    let enabled = c.post("/account/totp/enable", &[("code", &code_at(&secret, 0))]).await;
+    let enabled = c
+        .post("/account/totp/enable", &[("code", &code_at(&secret, 0))])
+        .await;
     assert_eq!(enabled.status, 200, "{}", enabled.body);
     assert_eq!(enabled.body.matches("<li><code>").count(), 10);
     let first_code = {
@@ -115,11 +120,16 @@ both!(totp_enrolment_then_sign_in_with_a_code, |app| {
     // Nothing else is reachable before the second factor.
     assert_eq!(c.get("/matrix").await.location, "/login/totp");
     c.get("/login/totp").await;
-    let bad = c.post("/login/totp", &[("code", "123456"), ("next", "/")]).await;
+    let bad = c
+        .post("/login/totp", &[("code", "123456"), ("next", "/")])
+        .await;
     assert_eq!(bad.status, 422);
     // The step used at enrolment cannot be replayed; the next one works.
     let ok = c
-        .post("/login/totp", &[("code", &code_at(&secret, 1)), ("next", "/")])
+        .post(
+            "/login/totp",
+            &[("code", &code_at(&secret, 1)), ("next", "/")],
+        )
         .await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     c.refresh_csrf().await;
@@ -129,31 +139,38 @@ both!(totp_enrolment_then_sign_in_with_a_code, |app| {
     c.post("/logout", &[]).await;
     c.login("hospital", PASSWORD).await;
     c.get("/login/totp").await;
-    let rec = c.post("/login/totp", &[("code", &first_code), ("next", "/")]).await;
+    let rec = c
+        .post("/login/totp", &[("code", &first_code), ("next", "/")])
+        .await;
     assert_eq!(rec.status, 303);
     c.refresh_csrf().await;
     c.post("/logout", &[]).await;
     c.login("hospital", PASSWORD).await;
     c.get("/login/totp").await;
-    let reused = c.post("/login/totp", &[("code", &first_code), ("next", "/")]).await;
+    let reused = c
+        .post("/login/totp", &[("code", &first_code), ("next", "/")])
+        .await;
     assert_eq!(reused.status, 422);
 });
 
-both!(roles_that_require_2fa_must_enrol_before_anything_else, |app| {
-    let cfg = tsunagu_web::WebConfig {
-        require_2fa_roles: vec![tsunagu_domain::roles::Role::CenterCoordinator],
-        ..test_config()
-    };
-    let app2 = spawn_with(app.backend, cfg).await;
-    let mut c = app2.client();
-    assert_eq!(c.login("coordinator", PASSWORD).await.status, 303);
-    let p = c.get("/matrix").await;
-    assert_eq!(p.status, 303);
-    assert_eq!(p.location, "/account/totp");
-    let enrol = c.get("/account/totp").await;
-    enrol.assert_contains("二要素認証が必須です");
-    // A viewer is not required to.
-    let mut v = app2.client();
-    v.login("viewer", PASSWORD).await;
-    assert_eq!(v.get("/matrix").await.status, 200);
-});
+both!(
+    roles_that_require_2fa_must_enrol_before_anything_else,
+    |app| {
+        let cfg = tsunagu_web::WebConfig {
+            require_2fa_roles: vec![tsunagu_domain::roles::Role::CenterCoordinator],
+            ..test_config()
+        };
+        let app2 = spawn_with(app.backend, cfg).await;
+        let mut c = app2.client();
+        assert_eq!(c.login("coordinator", PASSWORD).await.status, 303);
+        let p = c.get("/matrix").await;
+        assert_eq!(p.status, 303);
+        assert_eq!(p.location, "/account/totp");
+        let enrol = c.get("/account/totp").await;
+        enrol.assert_contains("二要素認証が必須です");
+        // A viewer is not required to.
+        let mut v = app2.client();
+        v.login("viewer", PASSWORD).await;
+        assert_eq!(v.get("/matrix").await.status, 200);
+    }
+);

@@ -26,7 +26,11 @@ both!(anonymous_visitors_are_sent_to_sign_in, |app| {
     let mut c = app.client();
     let p = c.get("/admin/users").await;
     assert_eq!(p.status, 303);
-    assert!(p.location.starts_with("/login?next=%2Fadmin%2Fusers"), "{}", p.location);
+    assert!(
+        p.location.starts_with("/login?next=%2Fadmin%2Fusers"),
+        "{}",
+        p.location
+    );
 });
 
 both!(ten_failures_lock_real_and_made_up_ids_alike, |app| {
@@ -45,7 +49,11 @@ both!(ten_failures_lock_real_and_made_up_ids_alike, |app| {
     let mut other = app.client();
     let mut last = None;
     for _ in 0..10 {
-        last = Some(other.login("nobody-by-this-name", "wrong-password-here").await);
+        last = Some(
+            other
+                .login("nobody-by-this-name", "wrong-password-here")
+                .await,
+        );
     }
     let fake = last.expect("attempts");
     fake.assert_contains("一時的にログインできません");
@@ -56,7 +64,8 @@ both!(ten_failures_lock_real_and_made_up_ids_alike, |app| {
     assert_eq!(third.login("pref", PASSWORD).await.status, 303);
 });
 
-both!(sign_out_ends_the_session, |app| {
+both!(sign_out_ends_the_users_sessions_everywhere, |app| {
+    let mut elsewhere = app.signed_in("pref").await;
     let mut c = app.signed_in("pref").await;
     let out = c.post("/logout", &[]).await;
     assert_eq!(out.status, 303);
@@ -70,13 +79,17 @@ both!(sign_out_ends_the_session, |app| {
         .await
         .expect("count");
     assert_eq!(sessions, 0);
+    assert_eq!(
+        elsewhere.get("/").await.status,
+        303,
+        "the other device is signed out too"
+    );
 });
 
 both!(an_idle_session_ends_and_says_why, |app| {
     let mut c = app.signed_in("coordinator").await;
-    let long_ago = tsunagu_store::clock::format(
-        tsunagu_store::clock::now() - time::Duration::minutes(31),
-    );
+    let long_ago =
+        tsunagu_store::clock::format(tsunagu_store::clock::now() - time::Duration::minutes(31));
     let mut tx = app.db.begin().await.expect("tx");
     sqlx::query("UPDATE sessions SET last_seen_at = $1")
         .bind(long_ago)

@@ -2,23 +2,32 @@
 
 use crate::both;
 
-
-both!(error_pages_are_japanese_and_api_errors_are_problem_json, |app| {
-    let mut c = app.signed_in("viewer").await;
-    let nf = c.get("/no/such/page").await;
-    assert_eq!(nf.status, 404);
-    nf.assert_contains("ページが見つかりません");
-    nf.assert_contains("お問い合わせの際は次の番号をお伝えください");
-    let api = c.http.get(format!("{}/api/v1/nothing", c.base)).send().await.expect("get");
-    assert_eq!(api.status().as_u16(), 404);
-    assert_eq!(
-        api.headers().get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    let forbidden = c.get("/admin/audit").await;
-    assert_eq!(forbidden.status, 403);
-    forbidden.assert_contains("このページを表示する権限がありません");
-});
+both!(
+    error_pages_are_japanese_and_api_errors_are_problem_json,
+    |app| {
+        let mut c = app.signed_in("viewer").await;
+        let nf = c.get("/no/such/page").await;
+        assert_eq!(nf.status, 404);
+        nf.assert_contains("ページが見つかりません");
+        nf.assert_contains("お問い合わせの際は次の番号をお伝えください");
+        let api = c
+            .http
+            .get(format!("{}/api/v1/nothing", c.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(api.status().as_u16(), 404);
+        assert_eq!(
+            api.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let forbidden = c.get("/admin/audit").await;
+        assert_eq!(forbidden.status, 403);
+        forbidden.assert_contains("このページを表示する権限がありません");
+    }
+);
 
 both!(pages_carry_security_headers, |app| {
     let mut c = app.signed_in("coordinator").await;
@@ -53,7 +62,9 @@ both!(health_and_readiness, |app| {
 both!(oversized_bodies_get_a_japanese_413, |app| {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // The server answers from the declared length, before any body arrives.
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
     let request = format!(
         "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3000000\r\nConnection: close\r\n\r\n",
         app.addr
@@ -66,28 +77,49 @@ both!(oversized_bodies_get_a_japanese_413, |app| {
     assert!(text.contains("送信されたデータが大きすぎます"), "{text}");
 });
 
-both!(only_the_prefecture_edits_the_matrix_and_everyone_reads_it, |app| {
-    for login in ["admin", "coordinator", "municipal", "hospital", "trainer", "viewer"] {
-        let mut c = app.signed_in(login).await;
-        let view = c.get("/matrix").await;
-        assert_eq!(view.status, 200, "{login}");
-        view.assert_contains("県コーディネーター");
-        view.assert_contains("支援センター運営統括");
-        assert!(!view.body.contains("href=\"/matrix/edit\""), "{login} sees no edit link");
-        assert_eq!(c.get("/matrix/edit").await.status, 403, "{login}");
+both!(
+    only_the_prefecture_edits_the_matrix_and_everyone_reads_it,
+    |app| {
+        for login in [
+            "admin",
+            "coordinator",
+            "municipal",
+            "hospital",
+            "trainer",
+            "viewer",
+        ] {
+            let mut c = app.signed_in(login).await;
+            let view = c.get("/matrix").await;
+            assert_eq!(view.status, 200, "{login}");
+            view.assert_contains("県コーディネーター");
+            view.assert_contains("支援センター運営統括");
+            assert!(
+                !view.body.contains("href=\"/matrix/edit\""),
+                "{login} sees no edit link"
+            );
+            assert_eq!(c.get("/matrix/edit").await.status, 403, "{login}");
+        }
+        let mut pref = app.signed_in("pref").await;
+        pref.get("/matrix/edit").await;
+        let added = pref
+            .post(
+                "/matrix/participants",
+                &[("label", "岩手県立療育センター"), ("organisation_id", "")],
+            )
+            .await;
+        assert_eq!(added.status, 303);
+        let view = pref.get("/matrix").await;
+        view.assert_contains("岩手県立療育センター");
+        let empty = pref
+            .post(
+                "/matrix/participants",
+                &[("label", "  "), ("organisation_id", "")],
+            )
+            .await;
+        assert_eq!(empty.status, 422);
+        empty.assert_contains("表示名を入力してください");
     }
-    let mut pref = app.signed_in("pref").await;
-    pref.get("/matrix/edit").await;
-    let added = pref
-        .post("/matrix/participants", &[("label", "岩手県立療育センター"), ("organisation_id", "")])
-        .await;
-    assert_eq!(added.status, 303);
-    let view = pref.get("/matrix").await;
-    view.assert_contains("岩手県立療育センター");
-    let empty = pref.post("/matrix/participants", &[("label", "  "), ("organisation_id", "")]).await;
-    assert_eq!(empty.status, 422);
-    empty.assert_contains("表示名を入力してください");
-});
+);
 
 both!(navigation_differs_by_role, |app| {
     let mut admin = app.signed_in("admin").await;

@@ -30,9 +30,7 @@ fn routes_are_only_added_through_the_action_table() {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs")
-                && !path.ends_with("routes.rs")
-            {
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("routes.rs") {
                 let text = std::fs::read_to_string(&path).expect("read");
                 if text.contains(".route(") || text.contains(".nest(") || text.contains(".merge(") {
                     offenders.push(path.display().to_string());
@@ -69,7 +67,12 @@ both!(every_route_is_guarded_by_its_declared_action, |app| {
         } else {
             &[303, 403]
         };
-        assert!(expected.contains(&status), "anonymous {} {} → {status}", spec.method, spec.path);
+        assert!(
+            expected.contains(&status),
+            "anonymous {} {} → {status}",
+            spec.method,
+            spec.path
+        );
     }
     // Signed in: a route whose action the role may not do at all answers 403.
     for login in ["viewer", "municipal", "coordinator"] {

@@ -60,25 +60,31 @@ impl Drop for TempDir {
 async fn fresh_postgres() -> String {
     let base = std::env::var("TSUNAGU_TEST_POSTGRES_URL").expect("TSUNAGU_TEST_POSTGRES_URL");
     let name = format!("tsunagu_t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = tsunagu_store::connect_one(&base).await.expect("connect to PostgreSQL");
+    let mut conn = tsunagu_store::connect_one(&base)
+        .await
+        .expect("connect to PostgreSQL");
     drop_stale_databases(&mut conn).await;
     sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
         .expect("create test database");
     let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
-    let (_, query) = base.split_once('?').map(|(a, q)| (a, format!("?{q}"))).unwrap_or((&base, String::new()));
+    let (_, query) = base
+        .split_once('?')
+        .map(|(a, q)| (a, format!("?{q}")))
+        .unwrap_or((&base, String::new()));
     format!("{prefix}/{name}{query}")
 }
 
 /// Drops test databases left by earlier runs (older than an hour, judged by the UUID v7
 /// timestamp in their name), so the server does not fill up. Ones still in use are skipped.
 async fn drop_stale_databases(conn: &mut sqlx::AnyConnection) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'tsunagu_t_%'")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap_or_default();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::TEXT FROM pg_database WHERE datname LIKE 'tsunagu_t_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     for name in names {
         let Some(ms) = name
@@ -114,21 +120,38 @@ pub async fn spawn_with(backend: Backend, cfg: WebConfig) -> TestApp {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("tsunagu-test-{}", uuid::Uuid::now_v7()));
             std::fs::create_dir_all(&dir).expect("temp dir");
-            (format!("sqlite://{}", dir.join("t.sqlite3").display()), Some(TempDir(dir)))
+            (
+                format!("sqlite://{}", dir.join("t.sqlite3").display()),
+                Some(TempDir(dir)),
+            )
         }
         Backend::Postgres => (fresh_postgres().await, None),
     };
-    let db = Db::connect(&DbOptions { url, max_connections: 5 })
-        .await
-        .expect("open database");
+    let db = Db::connect(&DbOptions {
+        url,
+        max_connections: 5,
+    })
+    .await
+    .expect("open database");
     tsunagu_store::migrate::run(&db).await.expect("migrate");
-    tsunagu_store::reference::seed_if_empty(&db, "03").await.expect("reference data");
-    tsunagu_store::demo::load(&db, "03", PASSWORD).await.expect("demo data");
+    tsunagu_store::reference::seed_if_empty(&db, "03")
+        .await
+        .expect("reference data");
+    tsunagu_store::demo::load(&db, "03", PASSWORD)
+        .await
+        .expect("demo data");
     let (router, _) = tsunagu_web::app(db.clone(), cfg);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(tsunagu_web::serve(listener, router, std::future::pending()));
-    TestApp { addr, db, backend, _dir: dir }
+    TestApp {
+        addr,
+        db,
+        backend,
+        _dir: dir,
+    }
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects.
@@ -196,11 +219,21 @@ impl Client {
             .unwrap_or("")
             .to_string();
         let body = resp.text().await.unwrap_or_default();
-        Page { status, location, body, headers }
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
         let page = Self::page(resp).await;
         if let Some(t) = meta_csrf(&page.body) {
             if !t.is_empty() {
@@ -236,6 +269,7 @@ impl Client {
 
     pub async fn login(&mut self, login: &str, password: &str) -> Page {
         self.get("/login").await;
-        self.post("/login", &[("login_id", login), ("password", password)]).await
+        self.post("/login", &[("login_id", login), ("password", password)])
+            .await
     }
 }
