@@ -859,6 +859,7 @@ pub async fn unlock(tx: &mut Tx, ctx: &AuditCtx, user_id: &str) -> Result<()> {
         ctx,
         Event::new("user.unlock", "user", user_id)
             .old(&serde_json::json!({ "locked_until": locked_until }))
+            .new_values(&serde_json::json!({ "locked_until": null }))
             .detail(format!("ログイン失敗の記録{forgotten}件を消去")),
     )
     .await?;

@@ -148,19 +148,31 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             let db = open(settings).await?;
             serve(db, settings).await?;
         }
-        Command::Demo { data_dir, bind } => {
+        Command::Demo {
+            data_dir,
+            database_url,
+            bind,
+        } => {
             if let Some(b) = bind {
                 settings.bind = b;
             }
-            let dir = match data_dir {
-                Some(d) => d,
+            let location = match database_url {
+                Some(url) => {
+                    settings.database_url = url;
+                    tsunagu_store::redact_url(&settings.database_url)
+                }
                 None => {
-                    std::env::temp_dir().join(format!("tsunagu-demo-{}", tsunagu_store::new_id()))
+                    let dir = match data_dir {
+                        Some(d) => d,
+                        None => std::env::temp_dir()
+                            .join(format!("tsunagu-demo-{}", tsunagu_store::new_id())),
+                    };
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let db_path = dir.join("tsunagu.sqlite3");
+                    settings.database_url = format!("sqlite://{}", db_path.display());
+                    db_path.display().to_string()
                 }
             };
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let db_path = dir.join("tsunagu.sqlite3");
-            settings.database_url = format!("sqlite://{}", db_path.display());
             settings.demo_mode = true;
             settings.require_2fa_roles.clear();
             let password = settings.demo_password.clone();

@@ -2,6 +2,7 @@
 //! makes every request pass through one authorization policy.
 
 pub mod config;
+mod csv_export;
 pub mod ctx;
 pub mod error;
 pub mod forms;

@@ -235,10 +235,8 @@ impl Client {
             .await
             .expect("GET");
         let page = Self::page(resp).await;
-        if let Some(t) = meta_csrf(&page.body) {
-            if !t.is_empty() {
-                self.csrf = t;
-            }
+        if let Some(t) = meta_csrf(&page.body).filter(|t| !t.is_empty()) {
+            self.csrf = t;
         }
         page
     }
