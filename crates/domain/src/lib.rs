@@ -1,6 +1,7 @@
 //! Pure rules of Tsunagu. No IO lives here, so these tests build and run fast.
 
 pub mod audit;
+pub mod care;
 pub mod geo;
 pub mod matrix;
 pub mod password;

@@ -55,10 +55,31 @@ pub enum Action {
     ManageGeography,
     /// Browse and export the audit log.
     ViewAuditLog,
+    /// Read the care-type code list (医療的ケアの種別).
+    ViewCareTypes,
+    /// Correct the care-type code list and its scores.
+    ManageCareTypes,
+    /// Search and read the resource directory (社会資源) when signed in.
+    ViewResources,
+    /// Read a resource's internal fields (internal note, direct line).
+    ViewResourceInternals,
+    /// Create, edit, retire, import and export resources and their categories.
+    ManageResources,
+    /// Read consultations (相談記録) with the requester's personal details.
+    ViewConsultations,
+    /// Log consultations, add to their timeline, attach resources and refer them.
+    RecordConsultations,
+    /// Read referrals (つなぎ先への連絡) sent to one's organisation, and acknowledge and answer
+    /// them. The requester's personal details come with a referral only under consent.
+    HandleReferrals,
+    /// Read a referral's personal details (name and contact of the requester).
+    ViewReferralPersonalDetails,
+    /// Consultation statistics for a 年度 or period.
+    ViewConsultationStats,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 22] = [
         Action::Public,
         Action::ViewHome,
         Action::ManageOwnAccount,
@@ -71,6 +92,16 @@ impl Action {
         Action::ViewGeography,
         Action::ManageGeography,
         Action::ViewAuditLog,
+        Action::ViewCareTypes,
+        Action::ManageCareTypes,
+        Action::ViewResources,
+        Action::ViewResourceInternals,
+        Action::ManageResources,
+        Action::ViewConsultations,
+        Action::RecordConsultations,
+        Action::HandleReferrals,
+        Action::ViewReferralPersonalDetails,
+        Action::ViewConsultationStats,
     ];
 }
 
@@ -90,6 +121,12 @@ pub enum Target<'a> {
         id: &'a str,
         organisation_id: &'a str,
     },
+    /// A referral of a consultation to an organisation, and whether the requester consented to
+    /// their personal details going with it.
+    Referral {
+        to_organisation_id: &'a str,
+        consent: bool,
+    },
 }
 
 /// Which rows of a list an actor may see.
@@ -104,6 +141,13 @@ pub enum Scope {
 
 /// Roles that act for the prefecture-wide center and may see across organisations.
 const CENTER_WIDE: &[Role] = &[Role::PrefectureOfficer, Role::CenterCoordinator];
+
+/// Roles of organisations that receive referrals and work with the center.
+const PARTNERS: &[Role] = &[
+    Role::MunicipalOfficer,
+    Role::HospitalStaff,
+    Role::TrainingStaff,
+];
 
 /// Roles that may change their own organisation's contact details.
 const ORG_EDITORS: &[Role] = &[
@@ -131,7 +175,7 @@ pub fn can(actor: Option<&Actor>, action: Action, target: Target<'_>) -> bool {
         Action::ManageOwnAccount => match target {
             Target::Any => true,
             Target::User { id, .. } => id == actor.user_id,
-            Target::Organisation { .. } => false,
+            _ => false,
         },
         Action::EditMatrix => actor.has(Role::PrefectureOfficer),
         Action::EditOrganisation => {
@@ -144,13 +188,40 @@ pub fn can(actor: Option<&Actor>, action: Action, target: Target<'_>) -> bool {
             match target {
                 Target::Any => true,
                 Target::Organisation { id, .. } => actor.is_member_of(id),
-                Target::User { .. } => false,
+                _ => false,
             }
         }
         Action::ManageOrganisations | Action::ManageUsers | Action::ViewAuditLog => {
             actor.has(Role::SystemAdmin)
         }
-        Action::ManageGeography => actor.has_any(&[Role::SystemAdmin, Role::PrefectureOfficer]),
+        Action::ManageGeography | Action::ManageCareTypes => {
+            actor.has_any(&[Role::SystemAdmin, Role::PrefectureOfficer])
+        }
+        Action::ViewCareTypes | Action::ViewResources => true,
+        Action::ViewResourceInternals => !actor.roles.iter().all(|r| *r == Role::Viewer),
+        Action::ManageResources
+        | Action::ViewConsultations
+        | Action::RecordConsultations
+        | Action::ViewConsultationStats => actor.has_any(CENTER_WIDE),
+        Action::HandleReferrals | Action::ViewReferralPersonalDetails => {
+            if actor.has_any(CENTER_WIDE) {
+                return true;
+            }
+            if !actor.has_any(PARTNERS) {
+                return false;
+            }
+            match target {
+                Target::Any => true,
+                Target::Referral {
+                    to_organisation_id,
+                    consent,
+                } => {
+                    actor.is_member_of(to_organisation_id)
+                        && (action == Action::HandleReferrals || consent)
+                }
+                _ => false,
+            }
+        }
     }
 }
 
@@ -166,6 +237,9 @@ pub fn scope(actor: Option<&Actor>, action: Action) -> Scope {
     match action {
         Action::ManageOwnAccount => Scope::User(a.user_id.clone()),
         Action::EditOrganisation if !(a.has(Role::SystemAdmin) || a.has_any(CENTER_WIDE)) => {
+            Scope::Organisation(a.organisation_id.clone())
+        }
+        Action::HandleReferrals if !a.has_any(CENTER_WIDE) => {
             Scope::Organisation(a.organisation_id.clone())
         }
         _ => Scope::All,
@@ -208,6 +282,17 @@ mod tests {
         (Action::ViewGeography, "YYYYYYY", "YYYYYYY"),
         (Action::ManageGeography, "YYnnnnn", "YYnnnnn"),
         (Action::ViewAuditLog, "Ynnnnnn", "Ynnnnnn"),
+        (Action::ViewCareTypes, "YYYYYYY", "YYYYYYY"),
+        (Action::ManageCareTypes, "YYnnnnn", "YYnnnnn"),
+        (Action::ViewResources, "YYYYYYY", "YYYYYYY"),
+        (Action::ViewResourceInternals, "YYYYYYn", "YYYYYYn"),
+        (Action::ManageResources, "nYYnnnn", "nYYnnnn"),
+        (Action::ViewConsultations, "nYYnnnn", "nYYnnnn"),
+        (Action::RecordConsultations, "nYYnnnn", "nYYnnnn"),
+        // A referral to the actor's own organisation (own) or another (other), with consent.
+        (Action::HandleReferrals, "nYYYYYn", "nYYnnnn"),
+        (Action::ViewReferralPersonalDetails, "nYYYYYn", "nYYnnnn"),
+        (Action::ViewConsultationStats, "nYYnnnn", "nYYnnnn"),
     ];
 
     fn target_for(action: Action, own: bool) -> Target<'static> {
@@ -220,6 +305,10 @@ mod tests {
             Action::ManageOwnAccount | Action::ManageUsers => Target::User {
                 id: user,
                 organisation_id: org,
+            },
+            Action::HandleReferrals | Action::ViewReferralPersonalDetails => Target::Referral {
+                to_organisation_id: org,
+                consent: true,
             },
             _ => Target::Organisation {
                 id: org,
@@ -296,6 +385,35 @@ mod tests {
         assert!(!can(Some(&a), Action::EditMatrix, Target::Any));
         a.roles.push(Role::PrefectureOfficer);
         assert!(can(Some(&a), Action::EditMatrix, Target::Any));
+    }
+
+    #[test]
+    fn personal_details_of_a_referral_need_consent_outside_the_center() {
+        let municipal = actor(Role::MunicipalOfficer);
+        let without = Target::Referral {
+            to_organisation_id: OWN_ORG,
+            consent: false,
+        };
+        assert!(can(Some(&municipal), Action::HandleReferrals, without));
+        assert!(!can(
+            Some(&municipal),
+            Action::ViewReferralPersonalDetails,
+            without
+        ));
+        let coordinator = actor(Role::CenterCoordinator);
+        assert!(can(
+            Some(&coordinator),
+            Action::ViewReferralPersonalDetails,
+            without
+        ));
+        assert_eq!(
+            scope(Some(&municipal), Action::HandleReferrals),
+            Scope::Organisation(OWN_ORG.into())
+        );
+        assert_eq!(
+            scope(Some(&coordinator), Action::HandleReferrals),
+            Scope::All
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod care_types;
 pub mod demo;
 pub mod geo;
 pub mod matrix;

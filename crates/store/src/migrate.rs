@@ -12,13 +12,22 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "platform",
-    common: include_str!("../migrations/0001_platform.sql"),
-    sqlite: include_str!("../migrations/0001_platform.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_platform.postgres.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "platform",
+        common: include_str!("../migrations/0001_platform.sql"),
+        sqlite: include_str!("../migrations/0001_platform.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_platform.postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "care_types",
+        common: include_str!("../migrations/0002_care_types.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {

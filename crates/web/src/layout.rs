@@ -39,6 +39,7 @@ const MENU: &[(&str, &str, Action)] = &[
     ("/matrix", "役割分担", Action::ViewMatrix),
     ("/orgs", "関係機関", Action::ViewOrganisations),
     ("/areas", "圏域・市町村", Action::ViewGeography),
+    ("/care-types", "医療的ケアの種別", Action::ViewCareTypes),
     ("/admin/users", "利用者管理", Action::ManageUsers),
     ("/admin/audit", "監査ログ", Action::ViewAuditLog),
     ("/account", "アカウント設定", Action::ManageOwnAccount),

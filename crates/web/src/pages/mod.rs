@@ -5,6 +5,7 @@ mod account;
 mod api;
 mod audit;
 mod auth;
+mod care_types;
 mod geo;
 mod health;
 mod home;
@@ -42,6 +43,7 @@ pub fn routes() -> AppRouter {
     let r = orgs::routes(r);
     let r = users::routes(r);
     let r = geo::routes(r);
+    let r = care_types::routes(r);
     let r = audit::routes(r);
     api::routes(r)
 }

@@ -8,5 +8,6 @@ mod account;
 mod admin;
 mod audit;
 mod auth;
+mod care_types;
 mod platform;
 mod routes;
