@@ -528,6 +528,30 @@ pub async fn disable_totp(tx: &mut Tx, ctx: &AuditCtx, user_id: &str) -> Result<
     Ok(())
 }
 
+/// An administrator's reset of a user's two-factor sign-in (a lost phone and no recovery code
+/// left): the secret and recovery codes go, every session ends, and the user enrols again at
+/// the next sign-in where their role requires it.
+pub async fn reset_totp(tx: &mut Tx, ctx: &AuditCtx, user_id: &str) -> Result<()> {
+    let n = sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(clock::now_text())
+    .bind(user_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    end_all_sessions(tx, user_id).await?;
+    audit::append(tx, ctx, Event::new("user.totp_reset", "user", user_id)).await?;
+    Ok(())
+}
+
 /// Remembers the last accepted time step so that a code cannot be used twice.
 pub async fn set_totp_step(tx: &mut Tx, user_id: &str, step: i64) -> Result<()> {
     sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2")

@@ -88,6 +88,8 @@ enum UserCommand {
     Disable { login: String },
     /// Issue a new password (to be changed at first sign-in) and end the account's sessions.
     ResetPassword { login: String },
+    /// Remove an account's two-factor sign-in (lost phone, no recovery code); ends its sessions.
+    Reset2fa { login: String },
     /// List accounts.
     List,
 }
@@ -321,6 +323,17 @@ async fn user_command(db: &Db, command: UserCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             println!("{login} の新しいパスワード（初回ログイン時に変更）: {password}");
+        }
+        UserCommand::Reset2fa { login } => {
+            let user = find(db, &login).await?;
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            accounts::reset_totp(&mut tx, &ctx, &user.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            println!(
+                "{login} の二要素認証をリセットしました。次のログインで設定し直してください。"
+            );
         }
         UserCommand::List => {
             let rows = sqlx_free_list(db).await?;

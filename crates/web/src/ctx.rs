@@ -285,6 +285,9 @@ async fn context_inner(st: AppState, mut req: Request, next: Next) -> Result<Res
     let now = clock::now();
     let mut session = None;
     let mut session_ended = false;
+    // Why a presented session is gone: it timed out, or it was ended elsewhere (sign-out on
+    // another device, an administrator's action).
+    let mut timed_out = false;
     if let Some(token) = cookie(&cookies, st.cfg.session_cookie()) {
         match accounts::load_session(&st.db, token).await? {
             Some(s) => {
@@ -316,6 +319,7 @@ async fn context_inner(st: AppState, mut req: Request, next: Next) -> Result<Res
                     .await?;
                     tx.commit().await?;
                     session_ended = true;
+                    timed_out = true;
                 } else {
                     if now - last_seen > Duration::seconds(60) {
                         accounts::touch_session(&st.db, &s.id_hash).await?;
@@ -443,7 +447,11 @@ async fn context_inner(st: AppState, mut req: Request, next: Next) -> Result<Res
                     percent_encoding::NON_ALPHANUMERIC,
                 )
                 .to_string();
-                let reason = if session_ended { "&expired=1" } else { "" };
+                let reason = match (session_ended, timed_out) {
+                    (true, true) => "&expired=1",
+                    (true, false) => "&ended=1",
+                    _ => "",
+                };
                 Redirect::to(&format!("/login?next={next_q}{reason}")).into_response()
             } else {
                 Redirect::to("/login").into_response()

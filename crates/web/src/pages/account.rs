@@ -353,6 +353,8 @@ struct TotpPage {
     qr_svg: String,
     secret_grouped: String,
     message: Option<String>,
+    /// Enrolling a new phone while two-factor sign-in stays on.
+    replacing: bool,
 }
 
 /// Draws a QR code as an SVG path (no image file, nothing inline that the CSP forbids).
@@ -389,11 +391,12 @@ async fn totp_view(
     ctx: &Ctx,
     message: Option<String>,
     status: StatusCode,
+    replacing: bool,
 ) -> Result<Response, AppError> {
     let s = ctx.session()?;
     let u = &s.user;
     let required = st.cfg.requires_2fa(&u.roles);
-    if u.totp_enabled {
+    if u.totp_enabled && !replacing {
         let left = accounts::unused_recovery_codes(&st.db, &u.id).await?;
         return render_status(
             status,
@@ -405,6 +408,7 @@ async fn totp_view(
                 qr_svg: String::new(),
                 secret_grouped: String::new(),
                 message,
+                replacing: false,
             },
         );
     }
@@ -424,19 +428,34 @@ async fn totp_view(
         status,
         &TotpPage {
             layout: Layout::new(st, ctx, "二要素認証"),
-            enabled: false,
+            enabled: u.totp_enabled,
             required,
             recovery_codes_left: 0,
             qr_svg: qr_svg(&uri)?,
             secret_grouped: group_secret(&secret),
             message,
+            replacing,
         },
     )
 }
 
-async fn totp_page(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+#[derive(Deserialize, Default)]
+struct TotpQuery {
+    #[serde(default)]
+    replace: String,
+}
+
+async fn totp_page(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<TotpQuery>,
+) -> Result<Response, AppError> {
     own(&ctx)?;
-    totp_view(&st, &ctx, None, StatusCode::OK).await
+    let replacing = q.replace == "1" && ctx.session()?.user.totp_enabled;
+    if replacing && !recently_authenticated(&ctx) {
+        return Ok(reauth_redirect("/account/totp?replace=1"));
+    }
+    totp_view(&st, &ctx, None, StatusCode::OK, replacing).await
 }
 
 #[derive(Template)]
@@ -478,11 +497,14 @@ async fn totp_enable(
 ) -> Result<Response, AppError> {
     own(&ctx)?;
     let s = ctx.session()?;
-    if s.user.totp_enabled {
-        return Ok(Redirect::to("/account/totp").into_response());
-    }
+    // With two-factor sign-in already on, this confirms a new phone (after re-authentication).
+    let replacing = s.user.totp_enabled;
     if !recently_authenticated(&ctx) {
-        return Ok(reauth_redirect("/account/totp"));
+        return Ok(reauth_redirect(if replacing {
+            "/account/totp?replace=1"
+        } else {
+            "/account/totp"
+        }));
     }
     let Some(secret_b32) = s.pending_totp_secret.clone() else {
         return Ok(Redirect::to("/account/totp").into_response());
@@ -500,6 +522,7 @@ async fn totp_enable(
             &ctx,
             Some("確認コードが正しくありません。認証アプリに表示されている6桁の数字を入力してください。時刻がずれていると一致しません。".into()),
             StatusCode::UNPROCESSABLE_ENTITY,
+            replacing,
         )
         .await;
     };
@@ -555,7 +578,7 @@ async fn totp_disable(State(st): State<AppState>, ctx: Ctx) -> Result<Response, 
     let s = ctx.session()?;
     if st.cfg.requires_2fa(&s.user.roles) {
         return Err(AppError::BadRequest(
-            "あなたの役割では二要素認証が必須のため、解除できません。スマートフォンを替える場合は、解除せずにリカバリーコードでログインしてから設定し直してください。".into(),
+            "あなたの役割では二要素認証が必須のため、解除できません。スマートフォンを替える場合は「新しいスマートフォンに設定し直す」を使ってください。スマートフォンをなくした場合は、リカバリーコードでログインしてから設定し直すか、システム管理者に二要素認証のリセットを依頼してください。".into(),
         ));
     }
     if !recently_authenticated(&ctx) {

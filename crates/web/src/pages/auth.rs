@@ -52,6 +52,8 @@ struct LoginQuery {
     next: String,
     #[serde(default)]
     expired: String,
+    #[serde(default)]
+    ended: String,
 }
 
 /// Only same-site paths may be returned to after sign-in.
@@ -75,9 +77,13 @@ async fn login_page(
     if ctx.fully_signed_in() {
         return Ok(Redirect::to("/").into_response());
     }
-    let notice = (q.expired == "1").then(|| {
-        "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。".to_string()
-    });
+    let notice = if q.expired == "1" {
+        Some("一定時間操作がなかったか、ログインの有効期限が過ぎたため、ログアウトしました。もう一度ログインしてください。".to_string())
+    } else if q.ended == "1" {
+        Some("別の画面や端末でログアウトしたか、管理者の操作により、ログアウトしました。もう一度ログインしてください。".to_string())
+    } else {
+        None
+    };
     render(&LoginPage {
         layout: Layout::new(&st, &ctx, "ログイン"),
         login_id: String::new(),

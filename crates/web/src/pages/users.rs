@@ -31,6 +31,11 @@ pub fn routes(r: AppRouter) -> AppRouter {
         .post("/admin/users/{id}/disable", Action::ManageUsers, disable)
         .post("/admin/users/{id}/enable", Action::ManageUsers, enable)
         .post(
+            "/admin/users/{id}/reset-2fa",
+            Action::ManageUsers,
+            reset_totp,
+        )
+        .post(
             "/admin/users/{id}/reset-password",
             Action::ManageUsers,
             reset_password,
@@ -676,6 +681,44 @@ async fn reset_password(
         password: issued,
         note: ISSUED_NOTE,
     })
+}
+
+async fn reset_totp(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let actor = ctx.require_actor()?;
+    let user = load(&st, &ctx, &id).await?;
+    let back = format!("/admin/users/{}", user.id);
+    if actor.user_id == user.id {
+        return Ok(redirect_with_flash(
+            &st,
+            &back,
+            "error",
+            "ご自身の二要素認証は「アカウント設定」から設定し直してください。",
+        ));
+    }
+    if !user.totp_enabled {
+        return Ok(redirect_with_flash(
+            &st,
+            &back,
+            "info",
+            "この利用者は二要素認証を設定していません。",
+        ));
+    }
+    let mut tx = st.db.begin().await?;
+    accounts::reset_totp(&mut tx, &ctx.audit(), &user.id).await?;
+    tx.commit().await?;
+    Ok(redirect_with_flash(
+        &st,
+        &back,
+        "success",
+        &format!(
+            "「{}」さんの二要素認証をリセットしました。次のログインで設定し直すよう伝えてください。",
+            user.display_name
+        ),
+    ))
 }
 
 async fn unlock(

@@ -174,3 +174,59 @@ both!(
         assert_eq!(v.get("/matrix").await.status, 200);
     }
 );
+
+both!(
+    a_new_phone_replaces_the_old_one_and_an_admin_can_reset_2fa,
+    |app| {
+        let mut c = app.signed_in("trainer").await;
+        let page = c.get("/account/totp").await;
+        let old_secret = secret_from(&page.body);
+        let on = c
+            .post(
+                "/account/totp/enable",
+                &[("code", &code_at(&old_secret, 0))],
+            )
+            .await;
+        assert_eq!(on.status, 200);
+        let replace = c.get("/account/totp?replace=1").await;
+        assert_eq!(replace.status, 200, "{}", replace.body);
+        replace.assert_contains("新しいスマートフォンに設定し直します");
+        let new_secret = secret_from(&replace.body);
+        assert_ne!(old_secret, new_secret);
+        let done = c
+            .post(
+                "/account/totp/enable",
+                &[("code", &code_at(&new_secret, 0))],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert_eq!(done.body.matches("<li><code>").count(), 10);
+        let stored = tsunagu_store::accounts::credentials(&app.db, "trainer")
+            .await
+            .expect("creds")
+            .expect("exists");
+        assert_eq!(
+            stored.totp_secret.as_deref().and_then(totp::base32_decode),
+            Some(new_secret)
+        );
+
+        let user = tsunagu_store::accounts::find_by_login(&app.db, "trainer")
+            .await
+            .expect("find")
+            .expect("exists");
+        let mut admin = app.signed_in("admin").await;
+        admin.get(&format!("/admin/users/{}", user.id)).await;
+        let reset = admin
+            .post(&format!("/admin/users/{}/reset-2fa", user.id), &[])
+            .await;
+        assert_eq!(reset.status, 303);
+        // The trainer was signed out, and signs in again with the password alone.
+        let gone = c.get("/").await;
+        assert_eq!(gone.status, 303);
+        assert!(gone.location.contains("ended=1"), "{}", gone.location);
+        c.get(&gone.location)
+            .await
+            .assert_contains("別の画面や端末でログアウトしたか");
+        assert_eq!(c.login("trainer", PASSWORD).await.location, "/");
+    }
+);
