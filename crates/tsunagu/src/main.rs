@@ -89,6 +89,7 @@ enum UserCommand {
     /// Issue a new password (to be changed at first sign-in) and end the account's sessions.
     ResetPassword { login: String },
     /// Remove an account's two-factor sign-in (lost phone, no recovery code); ends its sessions.
+    #[command(name = "reset-2fa")]
     Reset2fa { login: String },
     /// List accounts.
     List,
