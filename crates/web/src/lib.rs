@@ -3,6 +3,8 @@
 
 pub mod config;
 mod csv_export;
+pub mod charts;
+pub mod xlsx;
 pub mod ctx;
 pub mod error;
 pub mod forms;
