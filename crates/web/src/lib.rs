@@ -1,10 +1,9 @@
 //! Tsunagu's web application: Japanese HTML pages, a small JSON API, and the middleware that
 //! makes every request pass through one authorization policy.
 
+pub mod charts;
 pub mod config;
 mod csv_export;
-pub mod charts;
-pub mod xlsx;
 pub mod ctx;
 pub mod error;
 pub mod forms;
@@ -13,6 +12,7 @@ mod pages;
 pub mod routes;
 mod security;
 mod static_files;
+pub mod xlsx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
