@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod care;
+pub mod consultation;
 pub mod geo;
 pub mod matrix;
 pub mod password;

@@ -3,6 +3,9 @@
 
 CREATE TABLE resource_categories (
     id TEXT PRIMARY KEY,
+    -- Stable code of a seeded category (e.g. municipal_window), so that pages and importers
+    -- find it after an administrator renames it; NULL for categories added later.
+    code TEXT NULL UNIQUE,
     name TEXT NOT NULL UNIQUE,
     sort_order BIGINT NOT NULL DEFAULT 0,
     retired_at TEXT NULL

@@ -179,6 +179,10 @@ pub async fn load(db: &Db, prefecture_code: &str, password: &str) -> Result<Vec<
             .execute(tx.conn())
             .await?;
     }
+    // The resource directory: a window per municipality and the demo resources.
+    crate::demo_resources::load(&mut tx, &ctx, prefecture_code).await?;
+    // A year of consultations (after the directory, so that they can introduce resources).
+    crate::demo_consultations::load(&mut tx, &ctx, prefecture_code).await?;
     tx.commit().await?;
     Ok(logins)
 }

@@ -9,12 +9,16 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod care_types;
+pub mod consultations;
 pub mod demo;
+pub mod demo_consultations;
+pub mod demo_resources;
 pub mod geo;
 pub mod matrix;
 pub mod migrate;
 pub mod orgs;
 pub mod reference;
+pub mod resources;
 
 use std::str::FromStr;
 use std::sync::Arc;

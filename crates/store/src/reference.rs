@@ -57,6 +57,7 @@ fn parse_codes() -> Result<Vec<CodeRow>> {
 /// deployment is Iwate, and the six functions of the role matrix. Returns whether it loaded.
 pub async fn seed_if_empty(db: &Db, prefecture_code: &str) -> Result<bool> {
     crate::care_types::seed_if_empty(db).await?;
+    crate::resources::seed_categories_if_empty(db).await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM prefectures")
         .fetch_one(db.pool())
         .await?;

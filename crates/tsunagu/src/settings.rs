@@ -26,6 +26,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
     pub login_failures_per_ip: i64,
+    /// Resources not verified for this many months are listed for review.
+    pub resource_review_months: i64,
     /// `text` or `json`.
     pub log_format: String,
     pub log_level: String,
@@ -55,6 +57,7 @@ impl Default for Settings {
             max_body_bytes: web.max_body_bytes,
             request_timeout_secs: web.request_timeout_secs,
             login_failures_per_ip: web.login_failures_per_ip,
+            resource_review_months: web.resource_review_months,
             log_format: "text".into(),
             log_level: "info".into(),
             demo_password: "tsunagu-demo-2026".into(),
@@ -82,6 +85,7 @@ impl std::fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("login_failures_per_ip", &self.login_failures_per_ip)
+            .field("resource_review_months", &self.resource_review_months)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("demo_password", &"***")
@@ -137,6 +141,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes.max(64 * 1024),
             request_timeout_secs: self.request_timeout_secs,
             login_failures_per_ip: self.login_failures_per_ip.max(1),
+            resource_review_months: self.resource_review_months.clamp(1, 120),
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct WebConfig {
     pub request_timeout_secs: u64,
     /// Failed sign-ins allowed from one client address per 15 minutes.
     pub login_failures_per_ip: i64,
+    /// Resources not verified for this many months are listed for review (社会資源の確認).
+    pub resource_review_months: i64,
 }
 
 impl Default for WebConfig {
@@ -48,6 +50,7 @@ impl Default for WebConfig {
             max_body_bytes: 2 * 1024 * 1024,
             request_timeout_secs: 30,
             login_failures_per_ip: 50,
+            resource_review_months: 12,
         }
     }
 }

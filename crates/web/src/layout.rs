@@ -36,7 +36,12 @@ pub struct Flash {
 /// The main menu: each entry is shown to those the policy lets do its action.
 const MENU: &[(&str, &str, Action)] = &[
     ("/", "ホーム", Action::ViewHome),
+    ("/consultations", "相談記録", Action::ViewConsultations),
+    ("/consultations/stats", "相談の統計", Action::ViewConsultationStats),
+    ("/referrals", "受け付けた依頼", Action::HandleReferrals),
     ("/matrix", "役割分担", Action::ViewMatrix),
+    ("/resources", "社会資源", Action::ViewResources),
+    ("/windows", "相談窓口", Action::ViewResources),
     ("/orgs", "関係機関", Action::ViewOrganisations),
     ("/areas", "圏域・市町村", Action::ViewGeography),
     ("/care-types", "医療的ケアの種別", Action::ViewCareTypes),

@@ -6,11 +6,15 @@ mod api;
 mod audit;
 mod auth;
 mod care_types;
+mod consultations;
 mod geo;
 mod health;
 mod home;
 mod matrix;
 mod orgs;
+mod public_consult;
+mod referrals;
+mod resources;
 mod users;
 
 use askama::Template;
@@ -44,6 +48,10 @@ pub fn routes() -> AppRouter {
     let r = users::routes(r);
     let r = geo::routes(r);
     let r = care_types::routes(r);
+    let r = resources::routes(r);
+    let r = consultations::routes(r);
+    let r = referrals::routes(r);
+    let r = public_consult::routes(r);
     let r = audit::routes(r);
     api::routes(r)
 }

@@ -101,7 +101,7 @@ both!(an_idle_session_ends_and_says_why, |app| {
     assert_eq!(p.status, 303);
     assert!(p.location.contains("expired=1"), "{}", p.location);
     let login = c.get(&p.location).await;
-    login.assert_contains("一定時間操作がなかったため");
+    login.assert_contains("一定時間操作がなかったか");
 });
 
 both!(session_id_changes_at_sign_in, |app| {

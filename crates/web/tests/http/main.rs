@@ -9,5 +9,7 @@ mod admin;
 mod audit;
 mod auth;
 mod care_types;
+mod consultations;
 mod platform;
+mod resources;
 mod routes;
