@@ -26,6 +26,36 @@ struct Shortcut {
 
 const SHORTCUTS: &[(&str, &str, &str, Action)] = &[
     (
+        "/consultations/new",
+        "相談を受け付ける",
+        "電話や来所の相談を、その場で記録します。",
+        Action::RecordConsultations,
+    ),
+    (
+        "/consultations",
+        "相談記録",
+        "自分が対応中の相談、今日までのフォロー、受付のままの申込みを確認します。",
+        Action::ViewConsultations,
+    ),
+    (
+        "/referrals",
+        "受け付けた依頼",
+        "支援センターからつながれた相談を確認し、受付と対応結果を記録します。",
+        Action::HandleReferrals,
+    ),
+    (
+        "/resources",
+        "社会資源を探す",
+        "対応できる医療的ケア、地域、空き状況で、事業所や窓口を探します。",
+        Action::ViewResources,
+    ),
+    (
+        "/windows",
+        "市町村の相談窓口",
+        "圏域ごとの市町村の相談窓口の一覧です。",
+        Action::ViewResources,
+    ),
+    (
         "/matrix/edit",
         "役割分担を編集する",
         "支援センターの機能ごとに、主担当と連携・サポートの機関を設定します。",
