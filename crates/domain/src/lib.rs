@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod care;
 pub mod consultation;
+pub mod csv_import;
 pub mod geo;
 pub mod matrix;
 pub mod password;

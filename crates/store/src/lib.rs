@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod care_types;
+pub mod consultation_stats;
 pub mod consultations;
 pub mod demo;
 pub mod demo_consultations;
@@ -18,6 +19,7 @@ pub mod matrix;
 pub mod migrate;
 pub mod orgs;
 pub mod reference;
+pub mod resource_transfer;
 pub mod resources;
 
 use std::str::FromStr;

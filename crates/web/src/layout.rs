@@ -37,7 +37,11 @@ pub struct Flash {
 const MENU: &[(&str, &str, Action)] = &[
     ("/", "ホーム", Action::ViewHome),
     ("/consultations", "相談記録", Action::ViewConsultations),
-    ("/consultations/stats", "相談の統計", Action::ViewConsultationStats),
+    (
+        "/consultations/stats",
+        "相談の統計",
+        Action::ViewConsultationStats,
+    ),
     ("/referrals", "受け付けた依頼", Action::HandleReferrals),
     ("/matrix", "役割分担", Action::ViewMatrix),
     ("/resources", "社会資源", Action::ViewResources),
@@ -56,16 +60,29 @@ impl Layout {
         let full = ctx.fully_signed_in();
         let path = ctx.path.as_str();
         let nav = if full {
-            MENU.iter()
+            let matches = |href: &str| {
+                if href == "/" {
+                    path == "/"
+                } else {
+                    path == href || path.starts_with(&format!("{href}/"))
+                }
+            };
+            // The most specific entry is the current one (相談の統計 within 相談記録).
+            let shown: Vec<_> = MENU
+                .iter()
                 .filter(|(_, _, action)| can(actor.as_ref(), *action, Target::Any))
+                .collect();
+            let current = shown
+                .iter()
+                .map(|(href, _, _)| *href)
+                .filter(|href| matches(href))
+                .max_by_key(|href| href.len());
+            shown
+                .into_iter()
                 .map(|(href, label, _)| NavItem {
                     href: (*href).to_string(),
                     label: (*label).to_string(),
-                    current: if *href == "/" {
-                        path == "/"
-                    } else {
-                        path == *href || path.starts_with(&format!("{href}/"))
-                    },
+                    current: Some(*href) == current,
                 })
                 .collect()
         } else {

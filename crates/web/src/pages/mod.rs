@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod auth;
 mod care_types;
+mod consultation_stats;
 mod consultations;
 mod geo;
 mod health;
@@ -14,6 +15,7 @@ mod matrix;
 mod orgs;
 mod public_consult;
 mod referrals;
+mod resource_transfer;
 mod resources;
 mod users;
 
@@ -49,6 +51,8 @@ pub fn routes() -> AppRouter {
     let r = geo::routes(r);
     let r = care_types::routes(r);
     let r = resources::routes(r);
+    let r = resource_transfer::routes(r);
+    let r = consultation_stats::routes(r);
     let r = consultations::routes(r);
     let r = referrals::routes(r);
     let r = public_consult::routes(r);
