@@ -680,14 +680,19 @@ pub async fn create_session(
 /// sign in. Expiry is decided by the caller, which knows the settings.
 pub async fn load_session(db: &Db, token: &str) -> Result<Option<Session>> {
     let id_hash = sha256_hex(token);
+    // Every request runs this: the session, its user and organisation in one query, and the
+    // roles in a second on the same connection.
+    let mut conn = db.pool().acquire().await?;
     let row = sqlx::query(
-        "SELECT s.id_hash, s.user_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, s.reauth_at, s.pending_totp_secret,
-                u.disabled_at, o.retired_at, o.municipality_code6
+        "SELECT s.id_hash, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, s.reauth_at, s.pending_totp_secret,
+                u.id, u.login_id, u.display_name, u.email, u.organisation_id, o.name AS organisation_name,
+                u.must_change_password, u.totp_enabled_at, u.disabled_at, u.locked_until, u.last_login_at,
+                o.retired_at, o.municipality_code6
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.organisation_id
          WHERE s.id_hash = $1",
     )
     .bind(&id_hash)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
     let disabled: Option<String> = r.try_get("disabled_at")?;
@@ -695,8 +700,9 @@ pub async fn load_session(db: &Db, token: &str) -> Result<Option<Session>> {
     if disabled.is_some() || retired.is_some() {
         return Ok(None);
     }
-    let user_id: String = r.try_get("user_id")?;
-    let user = get(db, &user_id).await?;
+    let user_id: String = r.try_get("id")?;
+    let roles = roles_of(&mut conn, &user_id).await?;
+    let user = user_from_row(&r, roles)?;
     let stage: String = r.try_get("stage")?;
     Ok(Some(Session {
         id_hash,
@@ -802,13 +808,29 @@ pub mod password {
     use crate::{Result, StoreError};
 
     fn hasher() -> Result<Argon2<'static>> {
-        // OWASP's argon2id minimum: 19 MiB, 2 passes, 1 lane.
-        let params = Params::new(19 * 1024, 2, 1, None)
+        // One of OWASP's equivalent argon2id settings: 7 MiB, 5 passes, 1 lane (less memory per
+        // sign-in than 19 MiB × 2 for the same cost to an attacker). Stored hashes keep their
+        // own parameters, so older ones still verify.
+        let params = Params::new(7 * 1024, 5, 1, None)
             .map_err(|e| StoreError::Other(format!("argon2 params: {e}")))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
+    /// At most this many hashes run at once: hashing is CPU-bound, so more only adds memory
+    /// (each takes its 7 MiB of blocks), and a burst of sign-ins must not exhaust the server.
+    fn permits() -> &'static tokio::sync::Semaphore {
+        static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+        PERMITS.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            tokio::sync::Semaphore::new(cores.max(1))
+        })
+    }
+
     pub async fn hash(password: String) -> Result<String> {
+        let _permit = permits()
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Other(format!("hash permits: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let salt_bytes = crate::random_bytes::<16>()?;
             let salt = SaltString::encode_b64(&salt_bytes)
@@ -824,6 +846,9 @@ pub mod password {
 
     /// True when `password` matches `hash`. A malformed hash never matches.
     pub async fn verify(hash: String, password: String) -> bool {
+        let Ok(_permit) = permits().acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return false;
@@ -853,7 +878,7 @@ pub mod password {
     /// A valid hash of a random password, verified against when a login id does not exist so
     /// that the answer takes as long as for a real account.
     pub fn dummy_hash() -> &'static str {
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Pj4xDCDE0nvB4nVHGJ7s8NzAYZw1bVb2vL7zsp0iX9c"
+        "$argon2id$v=19$m=7168,t=5,p=1$c29tZXNhbHRzb21lc2FsdA$Pj4xDCDE0nvB4nVHGJ7s8NzAYZw1bVb2vL7zsp0iX9c"
     }
 }
 

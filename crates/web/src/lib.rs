@@ -30,6 +30,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tsunagu_store::Db;
+use tsunagu_store::matrix::Matrix;
 
 pub use config::WebConfig;
 pub use routes::{Registry, RouteSpec};
@@ -40,6 +41,33 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<WebConfig>,
     pub registry: Arc<Registry>,
+    matrix_cache: Arc<tokio::sync::RwLock<Option<CachedMatrix>>>,
+}
+
+/// The role matrix and when it was read.
+type CachedMatrix = (std::time::Instant, Arc<Matrix>);
+
+/// How long a cached role matrix is trusted. Edits through this server replace it at once;
+/// the limit only matters when several servers share one PostgreSQL database.
+const MATRIX_CACHE_TTL: Duration = Duration::from_secs(30);
+
+impl AppState {
+    /// The role matrix, shown on many pages and changed rarely: kept in memory.
+    pub async fn matrix(&self) -> Result<Arc<Matrix>, error::AppError> {
+        if let Some((at, m)) = self.matrix_cache.read().await.as_ref()
+            && at.elapsed() < MATRIX_CACHE_TTL
+        {
+            return Ok(m.clone());
+        }
+        let fresh = Arc::new(tsunagu_store::matrix::load(&self.db).await?);
+        *self.matrix_cache.write().await = Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Forgets the cached matrix after a change.
+    pub async fn matrix_changed(&self) {
+        *self.matrix_cache.write().await = None;
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -64,6 +92,7 @@ pub fn app(db: Db, cfg: WebConfig) -> (Router, Arc<Registry>) {
         db,
         cfg: Arc::new(cfg),
         registry: registry.clone(),
+        matrix_cache: Arc::default(),
     };
     let request_id = HeaderName::from_static("x-request-id");
     let router = router

@@ -381,9 +381,7 @@ struct StatsPage {
 
 /// "この機能の主担当：…" (function 1, consultation, of the role matrix).
 async fn consultation_lead(st: &AppState) -> Result<String, AppError> {
-    let leads = tsunagu_store::matrix::load(&st.db)
-        .await?
-        .leads("consultation");
+    let leads = st.matrix().await?.leads("consultation");
     Ok(if leads.is_empty() {
         String::new()
     } else {

@@ -91,7 +91,7 @@ impl MatrixTable {
     }
 
     pub async fn load(st: &AppState) -> Result<MatrixTable, AppError> {
-        Ok(MatrixTable::from(&matrix::load(&st.db).await?))
+        Ok(MatrixTable::from(&*st.matrix().await?))
     }
 }
 
@@ -294,6 +294,7 @@ async fn edit_submit(
     let mut tx = st.db.begin().await?;
     let changed = matrix::save_cells(&mut tx, &ctx.audit(), &m, &cells).await?;
     tx.commit().await?;
+    st.matrix_changed().await;
     let msg = if changed == 0 {
         "変更はありませんでした。".to_string()
     } else {
@@ -343,6 +344,7 @@ async fn participant_add(
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
+    st.matrix_changed().await;
     Ok(redirect_with_flash(
         &st,
         "/matrix/edit",
@@ -375,6 +377,7 @@ async fn participant_update(
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
+    st.matrix_changed().await;
     Ok(redirect_with_flash(
         &st,
         "/matrix/edit",
@@ -391,6 +394,7 @@ async fn participant_delete(
     let mut tx = st.db.begin().await?;
     matrix::remove_participant(&mut tx, &ctx.audit(), &id).await?;
     tx.commit().await?;
+    st.matrix_changed().await;
     Ok(redirect_with_flash(
         &st,
         "/matrix/edit",

@@ -162,9 +162,7 @@ fn date_or(stored: Option<&str>, none: &str) -> String {
 
 /// "この機能の主担当：…" for the pages of function 1 (consultation), from the role matrix.
 async fn consultation_lead(st: &AppState) -> Result<String, AppError> {
-    let leads = tsunagu_store::matrix::load(&st.db)
-        .await?
-        .leads("consultation");
+    let leads = st.matrix().await?.leads("consultation");
     Ok(if leads.is_empty() {
         String::new()
     } else {
