@@ -4,6 +4,7 @@
 // Nothing here downloads a browser: playwright-core launches /usr/bin/chromium (or
 // $CHROMIUM_PATH).
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -377,4 +378,77 @@ export function sharedApp(options = {}) {
   });
   shared.page = () => newPage(shared.browser, shared.app);
   return shared;
+}
+
+/**
+ * Clicks a link or submit button (as `clickAndWait` does), then checks the page it lands on
+ * with axe. Returns the main response of that navigation.
+ */
+export async function clickChecked(page, locator) {
+  const res = await clickAndWait(page, locator);
+  await axeCheck(page);
+  return res;
+}
+
+/** Today's date in Japan as `YYYY-MM-DD` (the app's day for 受付日 and 同意を得た日). */
+export function todayJst(now = new Date()) {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Tokyo' }).format(now);
+}
+
+/** The text that assistive technology reads as the description of `locator` (aria-describedby). */
+export async function description(locator) {
+  return locator.evaluate((el) =>
+    (el.getAttribute('aria-describedby') || '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((id) => document.getElementById(id)?.textContent?.trim() ?? '')
+      .join(' '),
+  );
+}
+
+/**
+ * Records a consultation the way a coordinator does during a call: from the home page's
+ * 「相談を受け付ける」 to /consultations/new, the fields by their labels, then 記録する. Fields
+ * left out of `c` keep the form's defaults (受付日時 now, 受付方法 電話). Lands on the record
+ * page and returns `{ id, receiptNo }` (the number from the confirmation message).
+ */
+export async function recordConsultation(page, c = {}) {
+  const {
+    channel = '電話',
+    requesterType = '本人・家族',
+    name = '',
+    contact = '',
+    municipality = '',
+    ageBand = '',
+    careTypes = [],
+    topics = ['福祉サービス'],
+    question = '短期入所先を探しています。',
+    advice = '',
+  } = c;
+  await visitChecked(page, '/');
+  await clickChecked(page, page.getByRole('link', { name: '相談を受け付ける', exact: true }));
+  assert.equal(pathOf(page), '/consultations/new');
+  await page.getByRole('group', { name: /^受付方法/ }).getByLabel(channel, { exact: true }).check();
+  await page
+    .getByRole('group', { name: /^相談者の種別/ })
+    .getByLabel(requesterType, { exact: true })
+    .check();
+  if (name) await field(page, '相談者の氏名').fill(name);
+  if (contact) await field(page, '連絡先（電話番号・メールなど）').fill(contact);
+  if (municipality) await field(page, 'お住まいの市町村').selectOption({ label: municipality });
+  if (ageBand) await field(page, '年齢').selectOption({ label: ageBand });
+  const care = page.getByRole('group', { name: /^必要な医療的ケア/ });
+  for (const careName of careTypes) await care.getByRole('checkbox', { name: careName }).check();
+  const topicGroup = page.getByRole('group', { name: /^相談の分類/ });
+  for (const label of topics) await topicGroup.getByLabel(label, { exact: true }).check();
+  await field(page, '相談内容').fill(question);
+  if (advice) await field(page, '助言・対応内容').fill(advice);
+  const res = await clickChecked(page, page.getByRole('button', { name: '記録する', exact: true }));
+  assert.equal(res.status(), 200, await mainText(page));
+  const match = pathOf(page).match(/^\/consultations\/([^/]+)$/);
+  assert.ok(match, `lands on the record page, not ${page.url()}`);
+  const flash = await page.getByRole('status').filter({ hasText: '受付番号' }).innerText();
+  const receipt = flash.match(/受付番号\s*(\S+)\s*で相談を記録しました/);
+  assert.ok(receipt, `the confirmation names the receipt number: ${flash}`);
+  return { id: match[1], receiptNo: receipt[1] };
 }
