@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Query plans and timings of the SQL the measured pages run on the big tables, as the Rust code
+builds it (crates/store/src/resources.rs, consultations.rs, consultation_stats.rs; copied here,
+so re-check after changing those files). Prints Markdown.
+
+SQLite: EXPLAIN QUERY PLAN, and the median of 5 runs through Python's sqlite3 (its SQLite may be
+older than the one bundled into the binary: the version is printed). PostgreSQL: PREPARE and
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE, as sqlx runs prepared statements.
+
+    python3 bench/scale/explain.py --database-url sqlite:///tmp/x/tsunagu.sqlite3 [--only REGEX]
+"""
+
+import argparse
+import datetime as dt
+import os
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate import JST, Postgres, fiscal_year, open_db  # noqa: E402
+from textnorm import normalize_for_search  # noqa: E402
+
+# --- resources.rs ----------------------------------------------------------------------------
+CATEGORY_SELECT = """SELECT c.id, c.code, c.name, c.sort_order, c.retired_at,
+    (SELECT COUNT(*) FROM resources r WHERE r.category_id = c.id AND r.retired_at IS NULL) AS resource_count
+    FROM resource_categories c"""
+ROW_SELECT = """SELECT r.id, r.provider_name, r.name, c.name AS category_name, m.name AS municipality_name,
+    r.phone, r.hours, r.availability, r.availability_confirmed_on, r.age_min, r.age_max, r.is_public, r.retired_at,
+    r.last_verified_on
+    FROM resources r
+    JOIN resource_categories c ON c.id = r.category_id
+    LEFT JOIN municipalities m ON m.code6 = r.municipality_code6"""
+ORDER = " ORDER BY CASE r.availability WHEN 'available' THEN 0 WHEN 'limited' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END, r.search_text, r.id"
+STAFF = " WHERE 1 = 1 AND r.retired_at IS NULL"
+PUBLIC = " WHERE 1 = 1 AND r.is_public = 1 AND r.retired_at IS NULL"
+KEYWORD = " AND r.search_text LIKE $1 ESCAPE '\\'"
+TWO_CLICK = (
+    " AND (r.municipality_code6 IN (SELECT am.municipality_code6 FROM area_municipalities am WHERE am.area_id = $1)"
+    " OR EXISTS (SELECT 1 FROM resource_service_areas sa JOIN area_municipalities am ON am.municipality_code6 = sa.municipality_code6"
+    " WHERE sa.resource_id = r.id AND am.area_id = $1))"
+    " AND r.category_id = $2"
+    " AND EXISTS (SELECT 1 FROM resource_care_types rc WHERE rc.resource_id = r.id AND rc.care_type_code = $3)"
+)
+
+# --- consultations.rs -----------------------------------------------------------------------
+COUNT_FROM = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1"
+SUMMARY_SELECT = """SELECT c.id, c.receipt_no, c.received_at, c.received_on, c.channel, c.requester_type, m.name AS municipality_name,
+    c.child_age_band, c.question, c.status, h.display_name AS handled_by_name, c.follow_up_on, c.source
+    FROM consultations c
+    LEFT JOIN municipalities m ON m.code6 = c.child_municipality_code6
+    LEFT JOIN users h ON h.id = c.handled_by"""
+LIST_ORDER = " ORDER BY c.received_at DESC, c.id DESC LIMIT 50 OFFSET 0"
+C_KEYWORD = " AND c.search_text LIKE $1 ESCAPE '\\'"
+
+# --- consultation_stats.rs -------------------------------------------------------------------
+IN_PERIOD = "c.received_on >= $1 AND c.received_on <= $2"
+
+
+def stats_queries():
+    col = lambda c: f"SELECT c.{c} AS code, COUNT(*) AS n FROM consultations c WHERE {IN_PERIOD} GROUP BY c.{c}"  # noqa: E731
+    return [
+        ("stats: totals", f"SELECT COUNT(*) AS n, CAST(COALESCE(SUM(c.minutes_spent), 0) AS BIGINT) AS minutes, COUNT(c.minutes_spent) AS with_minutes FROM consultations c WHERE {IN_PERIOD}"),
+        ("stats: by month", f"SELECT substr(c.received_on, 1, 7) AS code, COUNT(*) AS n FROM consultations c WHERE {IN_PERIOD} GROUP BY substr(c.received_on, 1, 7)"),
+        ("stats: by topic", f"SELECT t.topic AS code, COUNT(*) AS n FROM consultation_topics t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.topic"),
+        ("stats: without topic", f"SELECT COUNT(*) FROM consultations c WHERE {IN_PERIOD} AND NOT EXISTS (SELECT 1 FROM consultation_topics t WHERE t.consultation_id = c.id)"),
+        ("stats: by care type", f"SELECT t.care_type_code AS code, COUNT(*) AS n FROM consultation_care_types t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.care_type_code"),
+        ("stats: without care type", f"SELECT COUNT(*) FROM consultations c WHERE {IN_PERIOD} AND NOT EXISTS (SELECT 1 FROM consultation_care_types t WHERE t.consultation_id = c.id)"),
+        ("stats: by requester type", col("requester_type")),
+        ("stats: by channel", col("channel")),
+        ("stats: by age band", col("child_age_band")),
+        ("stats: by status", col("status")),
+        ("stats: by municipality", col("child_municipality_code6")),
+    ]
+
+
+def like(term):
+    esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
+def queries(db):
+    area = db.query("SELECT id FROM areas WHERE prefecture_code = '03' ORDER BY sort_order LIMIT 1")[0][0]
+    cat = db.query("SELECT id FROM resource_categories WHERE code = 'home_nursing'")[0][0]
+    coord = db.query("SELECT id FROM users WHERE login_id = 'coordinator'")[0][0]
+    today = dt.datetime.now(JST).date()
+    fy = fiscal_year(today)
+    fy_from, fy_to = f"{fy}-04-01", f"{fy + 1}-03-31"
+    kw = like(normalize_for_search("ステーション"))
+    ckw = like(normalize_for_search("ショートステイ"))
+    q = [
+        ("resources: categories with counts (every search page)", CATEGORY_SELECT + " WHERE c.retired_at IS NULL ORDER BY c.sort_order, c.name", []),
+        ("resources: count, no filter", "SELECT COUNT(*) FROM resources r" + STAFF, []),
+        ("resources: page, no filter", ROW_SELECT + STAFF + ORDER + " LIMIT 20 OFFSET 0", []),
+        ("resources: count, keyword", "SELECT COUNT(*) FROM resources r" + STAFF + KEYWORD, [kw]),
+        ("resources: page, keyword", ROW_SELECT + STAFF + KEYWORD + ORDER + " LIMIT 20 OFFSET 0", [kw]),
+        ("resources: count, area + category + care", "SELECT COUNT(*) FROM resources r" + STAFF + TWO_CLICK, [area, cat, "ventilator"]),
+        ("resources: page, area + category + care", ROW_SELECT + STAFF + TWO_CLICK + ORDER + " LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
+        ("directory: count, keyword", "SELECT COUNT(*) FROM resources r" + PUBLIC + KEYWORD, [kw]),
+        ("directory: page, keyword", ROW_SELECT + PUBLIC + KEYWORD + ORDER + " LIMIT 20 OFFSET 0", [kw]),
+        ("consultations: count mine (tab)", COUNT_FROM + " AND c.handled_by = $1 AND c.status <> 'closed'", [coord]),
+        ("consultations: count due (tab)", COUNT_FROM + " AND c.follow_up_on <= $1 AND c.status <> 'closed'", [today.isoformat()]),
+        ("consultations: count received (tab)", COUNT_FROM + " AND c.status = $1", ["received"]),
+        ("consultations: count, all", COUNT_FROM, []),
+        ("consultations: page, all", SUMMARY_SELECT + " WHERE 1 = 1 " + LIST_ORDER.strip(), []),
+        ("consultations: count, keyword", COUNT_FROM + C_KEYWORD, [ckw]),
+        ("consultations: page, keyword", SUMMARY_SELECT + " WHERE 1 = 1" + C_KEYWORD + " " + LIST_ORDER.strip(), [ckw]),
+    ]
+    for label, sql in stats_queries():
+        q.append((f"{label} (年度 {fy})", sql, [fy_from, fy_to]))
+    since = dt.datetime(fy, 4, 1, tzinfo=JST).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    until = dt.datetime(fy + 1, 4, 1, tzinfo=JST).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    q.append((f"stats: referrals sent (年度 {fy})", "SELECT COUNT(*) FROM referrals WHERE sent_at >= $1 AND sent_at < $2", [since, until]))
+    return q
+
+
+def sqlite_report(db, qs):
+    conn = db.conn
+    print(f"### SQLite query plans (Python's SQLite {sqlite3.sqlite_version}; statistics: "
+          f"{'yes' if conn.execute('SELECT count(*) FROM sqlite_master WHERE name = ?', ('sqlite_stat1',)).fetchone()[0] else 'none (no ANALYZE, as in production)'})\n")
+    for label, sql, params in qs:
+        s = re.sub(r"\$(\d+)", r"?\1", sql)
+        plan = conn.execute("EXPLAIN QUERY PLAN " + s, params).fetchall()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            rows = conn.execute(s, params).fetchall()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(f"**{label}** — median {statistics.median(times):.1f} ms, {len(rows)} rows\n")
+        print("```sql\n" + " ".join(sql.split()) + "\n```")
+        if params:
+            print(f"parameters: {params}\n")
+        print("```")
+        depth = {0: 0}
+        for pid, parent, _, detail in plan:
+            d = depth.get(parent, 0) + 1
+            depth[pid] = d
+            print("  " * (d - 1) + detail)
+        print("```\n")
+
+
+def pg_report(db, qs):
+    print("### PostgreSQL query plans (EXPLAIN (ANALYZE, BUFFERS) of the prepared statement)\n")
+    for i, (label, sql, params) in enumerate(qs):
+        lit = ", ".join("'" + p.replace("'", "''") + "'" for p in params)
+        script = (
+            f"PREPARE q AS {sql};\n"
+            + f"EXECUTE q{'(' + lit + ')' if params else ''};\n"  # warm the cache once
+            + f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE q{'(' + lit + ')' if params else ''};\n"
+        )
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", db.url],
+                             input=script, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"**{label}** — failed: {out.stderr.strip()}\n")
+            continue
+        lines = out.stdout.strip().split("\n")
+        plan_start = next((k for k, l in enumerate(lines) if "(cost=" in l), 0)
+        plan = lines[plan_start:]
+        exec_ms = next((l.split(":")[1].strip() for l in plan if l.startswith("Execution Time")), "?")
+        print(f"**{label}** — execution {exec_ms}\n")
+        print("```sql\n" + " ".join(sql.split()) + "\n```")
+        if params:
+            print(f"parameters: {params}\n")
+        print("```\n" + "\n".join(plan) + "\n```\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--database-url", required=True)
+    ap.add_argument("--only", help="regex on the labels")
+    a = ap.parse_args()
+    db = open_db(a.database_url)
+    qs = [x for x in queries(db) if not a.only or re.search(a.only, x[0])]
+    if isinstance(db, Postgres):
+        pg_report(db, qs)
+    else:
+        sqlite_report(db, qs)
+
+
+if __name__ == "__main__":
+    main()
