@@ -76,10 +76,22 @@ pub enum Action {
     ViewReferralPersonalDetails,
     /// Consultation statistics for a 年度 or period.
     ViewConsultationStats,
+    /// Read survey rounds (状況把握調査) and a municipality's response.
+    ViewSurveys,
+    /// Build survey definitions (調査票), issue rounds, send reminders, export rounds.
+    ManageSurveys,
+    /// Fill in, save and submit a municipality's response.
+    RespondToSurvey,
+    /// Approve, return, reopen and unlock municipalities' responses.
+    ReviewSurveyResponses,
+    /// The roll-up of approved figures by area, the map and trends.
+    ViewSurveyResults,
+    /// The good practices municipalities agreed to share (好事例).
+    ViewGoodPractices,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 28] = [
         Action::Public,
         Action::ViewHome,
         Action::ManageOwnAccount,
@@ -102,6 +114,12 @@ impl Action {
         Action::HandleReferrals,
         Action::ViewReferralPersonalDetails,
         Action::ViewConsultationStats,
+        Action::ViewSurveys,
+        Action::ManageSurveys,
+        Action::RespondToSurvey,
+        Action::ReviewSurveyResponses,
+        Action::ViewSurveyResults,
+        Action::ViewGoodPractices,
     ];
 }
 
@@ -127,6 +145,8 @@ pub enum Target<'a> {
         to_organisation_id: &'a str,
         consent: bool,
     },
+    /// A municipality's own records, such as its survey response, by 6-digit code.
+    Municipality { code6: &'a str },
 }
 
 /// Which rows of a list an actor may see.
@@ -197,12 +217,31 @@ pub fn can(actor: Option<&Actor>, action: Action, target: Target<'_>) -> bool {
         Action::ManageGeography | Action::ManageCareTypes => {
             actor.has_any(&[Role::SystemAdmin, Role::PrefectureOfficer])
         }
-        Action::ViewCareTypes | Action::ViewResources => true,
+        Action::ViewCareTypes | Action::ViewResources | Action::ViewGoodPractices => true,
         Action::ViewResourceInternals => !actor.roles.iter().all(|r| *r == Role::Viewer),
         Action::ManageResources
         | Action::ViewConsultations
         | Action::RecordConsultations
-        | Action::ViewConsultationStats => actor.has_any(CENTER_WIDE),
+        | Action::ViewConsultationStats
+        | Action::ManageSurveys
+        | Action::ReviewSurveyResponses
+        | Action::ViewSurveyResults => actor.has_any(CENTER_WIDE),
+        Action::ViewSurveys | Action::RespondToSurvey => {
+            if actor.has_any(CENTER_WIDE) {
+                return true;
+            }
+            if !actor.has(Role::MunicipalOfficer) {
+                return false;
+            }
+            let Some(own) = actor.municipality_code6.as_deref() else {
+                return false;
+            };
+            match target {
+                Target::Any => true,
+                Target::Municipality { code6 } => code6 == own,
+                _ => false,
+            }
+        }
         Action::HandleReferrals | Action::ViewReferralPersonalDetails => {
             if actor.has_any(CENTER_WIDE) {
                 return true;
@@ -242,6 +281,10 @@ pub fn scope(actor: Option<&Actor>, action: Action) -> Scope {
         Action::HandleReferrals if !a.has_any(CENTER_WIDE) => {
             Scope::Organisation(a.organisation_id.clone())
         }
+        Action::ViewSurveys | Action::RespondToSurvey if !a.has_any(CENTER_WIDE) => a
+            .municipality_code6
+            .clone()
+            .map_or(Scope::Nothing, Scope::Municipality),
         _ => Scope::All,
     }
 }
@@ -293,6 +336,13 @@ mod tests {
         (Action::HandleReferrals, "nYYYYYn", "nYYnnnn"),
         (Action::ViewReferralPersonalDetails, "nYYYYYn", "nYYnnnn"),
         (Action::ViewConsultationStats, "nYYnnnn", "nYYnnnn"),
+        // The actor's own municipality's response (own) or another's (other).
+        (Action::ViewSurveys, "nYYYnnn", "nYYnnnn"),
+        (Action::ManageSurveys, "nYYnnnn", "nYYnnnn"),
+        (Action::RespondToSurvey, "nYYYnnn", "nYYnnnn"),
+        (Action::ReviewSurveyResponses, "nYYnnnn", "nYYnnnn"),
+        (Action::ViewSurveyResults, "nYYnnnn", "nYYnnnn"),
+        (Action::ViewGoodPractices, "YYYYYYY", "YYYYYYY"),
     ];
 
     fn target_for(action: Action, own: bool) -> Target<'static> {
@@ -310,6 +360,7 @@ mod tests {
                 to_organisation_id: org,
                 consent: true,
             },
+            Action::ViewSurveys | Action::RespondToSurvey => Target::Municipality { code6: muni },
             _ => Target::Organisation {
                 id: org,
                 municipality_code6: Some(muni),
@@ -412,6 +463,26 @@ mod tests {
         );
         assert_eq!(
             scope(Some(&coordinator), Action::HandleReferrals),
+            Scope::All
+        );
+    }
+
+    #[test]
+    fn a_municipal_officer_sees_only_their_own_municipality_s_response() {
+        let municipal = actor(Role::MunicipalOfficer);
+        assert_eq!(
+            scope(Some(&municipal), Action::ViewSurveys),
+            Scope::Municipality(OWN_MUNI.into())
+        );
+        let mut without_municipality = municipal.clone();
+        without_municipality.municipality_code6 = None;
+        assert!(!can(
+            Some(&without_municipality),
+            Action::RespondToSurvey,
+            Target::Any
+        ));
+        assert_eq!(
+            scope(Some(&actor(Role::CenterCoordinator)), Action::ViewSurveys),
             Scope::All
         );
     }

@@ -54,7 +54,8 @@ fn parse_codes() -> Result<Vec<CodeRow>> {
 }
 
 /// Loads prefectures and municipalities when the database has none, Iwate's areas when the
-/// deployment is Iwate, and the six functions of the role matrix. Returns whether it loaded.
+/// deployment is Iwate, and the six functions of the role matrix; and the standard survey
+/// definition when the prefecture has none. Returns whether it loaded the codes.
 pub async fn seed_if_empty(db: &Db, prefecture_code: &str) -> Result<bool> {
     crate::care_types::seed_if_empty(db).await?;
     crate::resources::seed_categories_if_empty(db).await?;
@@ -62,6 +63,7 @@ pub async fn seed_if_empty(db: &Db, prefecture_code: &str) -> Result<bool> {
         .fetch_one(db.pool())
         .await?;
     if n > 0 {
+        crate::surveys::seed_standard_if_missing(db, prefecture_code).await?;
         return Ok(false);
     }
     let rows = parse_codes()?;
@@ -128,6 +130,7 @@ pub async fn seed_if_empty(db: &Db, prefecture_code: &str) -> Result<bool> {
     )
     .await?;
     tx.commit().await?;
+    crate::surveys::seed_standard_if_missing(db, prefecture_code).await?;
     Ok(true)
 }
 

@@ -11,6 +11,9 @@
  *                             (give it tabindex="-1"; added here if missing)
  *   <button data-print>       calls window.print()
  *   select[data-autosubmit]   submits its form on change
+ *   form[data-keep-draft="ID:REVISION"]
+ *                             keeps what is typed in this browser until the
+ *                             server has it (see (f))
  */
 (function () {
   "use strict";
@@ -112,8 +115,85 @@
     }
   });
 
+  // (f) Survey answers are long to type. What is typed is copied to
+  // localStorage as it changes, so a session that timed out or a closed tab
+  // loses nothing: the copy is put back when the same response is opened at
+  // the same revision, and dropped once the server's revision has moved on
+  // (the answers were saved). The answers are municipal totals, not personal
+  // data.
+  var DRAFT_PREFIX = "tsunagu-draft:";
+
+  function draftFields(form) {
+    var out = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "hidden" || el.type === "submit" || el.type === "file") return;
+      if (el.type === "checkbox" || el.type === "radio") {
+        out.push([el.name, el.value, el.checked]);
+      } else {
+        out.push([el.name, el.value]);
+      }
+    });
+    return out;
+  }
+
+  function keepDrafts() {
+    var form = document.querySelector("form[data-keep-draft]");
+    if (!form || !window.localStorage) return;
+    var parts = form.getAttribute("data-keep-draft").split(":");
+    var key = DRAFT_PREFIX + parts[0];
+    var revision = parts[1];
+    var stored = null;
+    try {
+      stored = JSON.parse(localStorage.getItem(key) || "null");
+    } catch (e) {
+      stored = null;
+    }
+    if (stored && stored.revision !== revision) {
+      localStorage.removeItem(key);
+      stored = null;
+    }
+    if (stored && Array.isArray(stored.fields)) {
+      var before = JSON.stringify(draftFields(form));
+      stored.fields.forEach(function (f) {
+        Array.prototype.forEach.call(form.elements, function (el) {
+          if (el.name !== f[0]) return;
+          if (el.type === "checkbox" || el.type === "radio") {
+            if (el.value === f[1]) el.checked = !!f[2];
+          } else {
+            el.value = f[1];
+          }
+        });
+      });
+      if (JSON.stringify(draftFields(form)) !== before) {
+        var note = document.createElement("div");
+        note.className = "alert alert-info restored-draft";
+        note.setAttribute("role", "status");
+        note.textContent =
+          "保存されていなかった入力を、このブラウザから復元しました。内容を確かめて「一時保存」してください。";
+        form.parentNode.insertBefore(note, form);
+      }
+    }
+    var timer = null;
+    function save() {
+      timer = null;
+      try {
+        localStorage.setItem(key, JSON.stringify({ revision: revision, fields: draftFields(form) }));
+      } catch (e) {
+        // Storage full or disabled: the server copy is all there is.
+      }
+    }
+    function later() {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(save, 400);
+    }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("submit", save);
+  }
+
   function onReady() {
     focusErrorSummary(document);
+    keepDrafts();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", onReady);

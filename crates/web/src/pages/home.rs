@@ -3,7 +3,8 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use tsunagu_domain::policy::{Action, Target, can};
+use tsunagu_domain::policy::{Action, Scope, Target, can, scope};
+use tsunagu_store::surveys;
 
 use super::matrix::MatrixTable;
 use super::render;
@@ -42,6 +43,12 @@ const SHORTCUTS: &[(&str, &str, &str, Action)] = &[
         "受け付けた依頼",
         "支援センターからつながれた相談を確認し、受付と対応結果を記録します。",
         Action::HandleReferrals,
+    ),
+    (
+        "/surveys",
+        "状況把握調査",
+        "市町村の医療的ケア児の状況を調査します。発出、回答、確認・承認、集計と地図。",
+        Action::ViewSurveys,
     ),
     (
         "/resources",
@@ -103,6 +110,15 @@ struct HomePage {
     totp_missing: bool,
     shortcuts: Vec<Shortcut>,
     matrix: MatrixTable,
+    notices: Vec<NoticeView>,
+}
+
+/// An in-app notice (お知らせ) to the user's organisation, such as a survey reminder.
+struct NoticeView {
+    title: String,
+    body: String,
+    link: String,
+    at: String,
 }
 
 async fn home(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
@@ -114,7 +130,26 @@ async fn home(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError
         .map(|(href, title, text, _)| Shortcut { href, title, text })
         .collect();
     let matrix = MatrixTable::load(&st).await?;
+    // Notices go to municipal offices; other home pages skip the query.
+    let notices = if matches!(
+        scope(Some(&actor), Action::RespondToSurvey),
+        Scope::Municipality(_)
+    ) {
+        surveys::notices(&st.db, &actor.organisation_id, 5)
+            .await?
+            .into_iter()
+            .map(|n| NoticeView {
+                at: super::consultations::instant_label(&n.created_at),
+                title: n.title,
+                body: n.body,
+                link: n.link,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     render(&HomePage {
+        notices,
         layout: Layout::new(&st, &ctx, "ホーム"),
         display_name: s.user.display_name.clone(),
         organisation: s.user.organisation_name.clone(),

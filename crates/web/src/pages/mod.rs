@@ -17,6 +17,7 @@ mod public_consult;
 mod referrals;
 mod resource_transfer;
 mod resources;
+mod surveys;
 mod users;
 
 use askama::Template;
@@ -56,6 +57,7 @@ pub fn routes() -> AppRouter {
     let r = consultations::routes(r);
     let r = referrals::routes(r);
     let r = public_consult::routes(r);
+    let r = surveys::routes(r);
     let r = audit::routes(r);
     api::routes(r)
 }

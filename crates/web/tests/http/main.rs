@@ -14,4 +14,5 @@ mod consultations;
 mod platform;
 mod resource_transfer;
 mod resources;
+mod surveys;
 mod routes;
