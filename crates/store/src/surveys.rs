@@ -297,6 +297,26 @@ pub async fn create_round(
     if ok.is_none() {
         return Err(StoreError::Invalid("調査票を選んでください".into()));
     }
+    // One response per municipality, definition family and 年度: the roll-up counts each
+    // municipality once.
+    for code6 in &input.municipalities {
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT m.name FROM survey_responses s JOIN survey_rounds r ON r.id = s.round_id
+             JOIN survey_definitions d ON d.id = r.definition_id JOIN municipalities m ON m.code6 = s.municipality_code6
+             WHERE s.municipality_code6 = $1 AND r.fiscal_year = $2
+               AND d.family = (SELECT family FROM survey_definitions WHERE id = $3)",
+        )
+        .bind(code6)
+        .bind(input.fiscal_year)
+        .bind(&input.definition_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some(name) = taken {
+            return Err(StoreError::Invalid(format!(
+                "{name}には、この調査票の同じ年度の調査がすでに発出されています。年度を確かめてください"
+            )));
+        }
+    }
     let id = new_id();
     let now = clock::now_text();
     sqlx::query(

@@ -392,7 +392,14 @@ async fn create_round(
         Ok(id) => id,
         Err(StoreError::Invalid(m)) => {
             drop(tx);
-            errors.add("definition_id", m);
+            let field = if m.starts_with("調査票") {
+                "definition_id"
+            } else if m.starts_with("市町村コード") {
+                "municipalities"
+            } else {
+                "fiscal_year"
+            };
+            errors.add(field, m);
             return round_form(&st, &ctx, &form, &errors).await;
         }
         Err(e) => return Err(e.into()),

@@ -299,6 +299,57 @@ both!(a_round_goes_from_issue_to_approval, |app| {
 });
 
 both!(
+    a_municipality_gets_one_round_per_definition_and_year,
+    |app| {
+        let mut coordinator = app.signed_in("coordinator").await;
+        issue(&app, &mut coordinator, 30).await;
+        let def = tsunagu_store::surveys::definitions(&app.db, "03")
+            .await
+            .expect("definitions")
+            .into_iter()
+            .find(|d| d.family == "standard")
+            .expect("standard")
+            .id;
+        let p = coordinator
+            .post(
+                "/surveys/rounds",
+                &[
+                    ("definition_id", &def),
+                    ("fiscal_year", "2010"),
+                    ("title", "二度目"),
+                    ("as_of", "2010-04-01"),
+                    ("opens_on", "2010-05-01"),
+                    ("due_on", "2010-06-30"),
+                    ("municipalities", MIYAKO),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 422);
+        p.assert_contains("宮古市には、この調査票の同じ年度の調査がすでに発出されています");
+        p.assert_contains("value=\"二度目\"");
+        // Bad dates and no municipality: every message at once, input kept.
+        let p = coordinator
+            .post(
+                "/surveys/rounds",
+                &[
+                    ("definition_id", &def),
+                    ("fiscal_year", "二〇一〇"),
+                    ("title", "日付の誤り"),
+                    ("as_of", "2010-04-01"),
+                    ("opens_on", "2010-07-01"),
+                    ("due_on", "2010-06-31"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 422);
+        p.assert_contains("年度は 2026 のように西暦4桁で入力してください");
+        p.assert_contains("提出期限は 2026-06-30 や 令和8年6月30日 の形で入力してください");
+        p.assert_contains("回答を求める市町村を一つ以上選んでください");
+        p.assert_contains("value=\"日付の誤り\"");
+    }
+);
+
+both!(
     a_municipal_officer_never_reaches_another_municipality,
     |app| {
         let mut coordinator = app.signed_in("coordinator").await;
