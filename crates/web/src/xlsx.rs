@@ -119,6 +119,90 @@ fn cell_text(d: &Data) -> String {
     }
 }
 
+/// Sheet names made valid and unique (Excel compares them without regard to case), in order:
+/// a name that is taken gets ` (2)`, ` (3)`… within the 31 characters.
+pub fn unique_sheet_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let taken = |out: &[String], n: &str| out.iter().any(|o| o.to_lowercase() == n.to_lowercase());
+    for name in names {
+        let base = sheet_name(name);
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while taken(&out, &candidate) {
+            let suffix = format!(" ({n})");
+            let keep = 31 - suffix.chars().count();
+            candidate = format!("{}{suffix}", base.chars().take(keep).collect::<String>());
+            n += 1;
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+/// Reads the sheet called `name` of an uploaded workbook as rows of text, every cell in its
+/// place (index 0 is row 1 and column A), so that positions can be told back as the row
+/// numbers Excel shows. Cells are read one by one, so a file claiming a vast sheet costs
+/// nothing: a value at or below row `max_rows` is refused, columns from `max_columns` on are
+/// ignored. Dates come back as `2026-04-01`; other cells as [`read_first_sheet`] gives them.
+pub fn read_sheet(
+    bytes: &[u8],
+    name: &str,
+    max_rows: u32,
+    max_columns: u32,
+) -> Result<Vec<Vec<String>>, String> {
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
+        .map_err(|_| "Excelファイル（.xlsx）として読み取れません".to_string())?;
+    let names = book.sheet_names();
+    if !names.iter().any(|n| n == name) {
+        return Err(format!(
+            "「{name}」という名前のワークシートがありません（このファイルにあるのは「{}」）",
+            names.join("」「")
+        ));
+    }
+    let mut cells = book
+        .worksheet_cells_reader(name)
+        .map_err(|_| "ワークシートを読み取れません".to_string())?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => return Err("ワークシートを読み取れません".to_string()),
+        };
+        let (r, c) = cell.get_position();
+        let text = dated_cell_text(&Data::from(cell.get_value().clone()));
+        if text.is_empty() || c >= max_columns {
+            continue;
+        }
+        if r >= max_rows {
+            return Err(format!(
+                "行が多すぎます（{max_rows}行目までにしてください）"
+            ));
+        }
+        let (r, c) = (r as usize, c as usize);
+        if rows.len() <= r {
+            rows.resize_with(r + 1, Vec::new);
+        }
+        let row = &mut rows[r];
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = text;
+    }
+    Ok(rows)
+}
+
+/// A cell as text, with a cell that Excel holds as a date written `2026-04-01`.
+fn dated_cell_text(d: &Data) -> String {
+    match d {
+        Data::DateTime(dt) if dt.is_datetime() => {
+            let (y, m, day, ..) = dt.to_ymd_hms_milli();
+            format!("{y:04}-{m:02}-{day:02}")
+        }
+        _ => cell_text(d),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +235,44 @@ mod tests {
         assert_eq!(sheet_name("a/b:c"), "a_b_c");
         assert_eq!(sheet_name(""), "Sheet1");
         assert_eq!(sheet_name(&"あ".repeat(40)).chars().count(), 31);
+    }
+
+    #[test]
+    fn sheet_names_are_made_unique() {
+        let long = "あ".repeat(40);
+        let names = unique_sheet_names(["状況", "状況", "Sheet", "sheet", &long, &long]);
+        assert_eq!(names[..4], ["状況", "状況 (2)", "Sheet", "sheet (2)"]);
+        assert_eq!(names[4].chars().count(), 31);
+        assert!(names[5].ends_with(" (2)") && names[5].chars().count() == 31);
+    }
+
+    #[test]
+    fn a_named_sheet_reads_with_cells_in_their_places() {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name("表紙").expect("name");
+        ws.write_string(0, 0, "表紙").expect("write");
+        let ws = wb.add_worksheet();
+        ws.set_name("回答").expect("name");
+        ws.write_string(2, 1, "総数").expect("write");
+        ws.write_number(2, 2, 12.0).expect("write");
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 4, 1).expect("date");
+        let fmt = Format::new().set_num_format("yyyy/m/d");
+        ws.write_datetime_with_format(3, 2, &date, &fmt)
+            .expect("write");
+        ws.write_string(3, 40, "遠くの列").expect("write");
+        let bytes = wb.save_to_buffer().expect("save");
+        let rows = read_sheet(&bytes, "回答", 100, 10).expect("read");
+        assert_eq!(rows.len(), 4);
+        assert!(rows[0].is_empty());
+        assert_eq!(rows[2], ["", "総数", "12"]);
+        assert_eq!(rows[3], ["", "", "2026-04-01"]);
+        let missing = read_sheet(&bytes, "別", 100, 10).expect_err("no such sheet");
+        assert!(
+            missing.contains("「別」") && missing.contains("「表紙」「回答」"),
+            "{missing}"
+        );
+        assert!(read_sheet(&bytes, "回答", 3, 10).is_err(), "too many rows");
+        assert!(read_sheet(b"not a workbook", "回答", 100, 10).is_err());
     }
 }

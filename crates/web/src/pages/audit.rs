@@ -114,6 +114,19 @@ const ACTION_LABELS: &[(&str, &str)] = &[
     ("referral.view", "依頼の閲覧"),
     ("referral.acknowledge", "依頼の受付"),
     ("referral.outcome", "依頼の対応結果"),
+    ("survey_definition.create", "調査票の作成"),
+    ("survey_definition.update", "調査票の変更"),
+    ("survey_round.create", "調査の発出"),
+    ("survey_round.remind", "調査の督促"),
+    ("survey_round.export", "調査結果の出力"),
+    ("survey_response.save", "回答の一時保存"),
+    ("survey_response.upload", "回答の Excel 取り込み"),
+    ("survey_response.submit", "回答の提出"),
+    ("survey_response.approve", "回答の承認"),
+    ("survey_response.return", "回答の差し戻し"),
+    ("survey_response.unlock", "回答の承認解除"),
+    ("survey_response.reopen", "期限後の入力許可"),
+    ("survey_response.form_download", "回答様式のダウンロード"),
 ];
 
 /// Names for actions without their own entry, by prefix.
@@ -132,6 +145,9 @@ const ACTION_GROUPS: &[(&str, &str)] = &[
     ("consultation_stats.", "相談統計の操作"),
     ("consultation.", "相談記録の操作"),
     ("referral.", "依頼の操作"),
+    ("survey_definition.", "調査票の操作"),
+    ("survey_round.", "調査の操作"),
+    ("survey_response.", "調査回答の操作"),
 ];
 
 /// The Japanese name of an action code, if it is one the application knows.

@@ -17,6 +17,7 @@ mod public_consult;
 mod referrals;
 mod resource_transfer;
 mod resources;
+mod survey_transfer;
 mod surveys;
 mod users;
 
@@ -58,6 +59,7 @@ pub fn routes() -> AppRouter {
     let r = referrals::routes(r);
     let r = public_consult::routes(r);
     let r = surveys::routes(r);
+    let r = survey_transfer::routes(r);
     let r = audit::routes(r);
     api::routes(r)
 }

@@ -14,5 +14,6 @@ mod consultations;
 mod platform;
 mod resource_transfer;
 mod resources;
+mod survey_transfer;
 mod surveys;
 mod routes;

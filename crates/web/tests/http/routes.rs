@@ -81,10 +81,16 @@ both!(every_route_is_guarded_by_its_declared_action, |app| {
             .await
             .expect("find")
             .expect("exists");
+        let municipality_code6: Option<String> =
+            sqlx::query_scalar("SELECT municipality_code6 FROM organisations WHERE id = $1")
+                .bind(&user.organisation_id)
+                .fetch_one(app.db.pool())
+                .await
+                .expect("organisation");
         let actor = tsunagu_domain::policy::Actor {
             user_id: user.id.clone(),
             organisation_id: user.organisation_id.clone(),
-            municipality_code6: None,
+            municipality_code6,
             roles: user.roles.clone(),
         };
         for spec in registry.specs() {
