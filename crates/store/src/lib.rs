@@ -21,6 +21,7 @@ pub mod orgs;
 pub mod reference;
 pub mod resource_transfer;
 pub mod resources;
+pub mod survey_definitions;
 pub mod surveys;
 
 use std::str::FromStr;

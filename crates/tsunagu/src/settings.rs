@@ -28,6 +28,8 @@ pub struct Settings {
     pub login_failures_per_ip: i64,
     /// Resources not verified for this many months are listed for review.
     pub resource_review_months: i64,
+    /// Counts from 1 to this are suppressed on the public statistics page.
+    pub suppression_threshold: u64,
     /// `text` or `json`.
     pub log_format: String,
     pub log_level: String,
@@ -58,6 +60,7 @@ impl Default for Settings {
             request_timeout_secs: web.request_timeout_secs,
             login_failures_per_ip: web.login_failures_per_ip,
             resource_review_months: web.resource_review_months,
+            suppression_threshold: web.suppression_threshold,
             log_format: "text".into(),
             log_level: "info".into(),
             demo_password: "tsunagu-demo-2026".into(),
@@ -86,6 +89,7 @@ impl std::fmt::Debug for Settings {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("login_failures_per_ip", &self.login_failures_per_ip)
             .field("resource_review_months", &self.resource_review_months)
+            .field("suppression_threshold", &self.suppression_threshold)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("demo_password", &"***")
@@ -142,6 +146,8 @@ impl Settings {
             request_timeout_secs: self.request_timeout_secs,
             login_failures_per_ip: self.login_failures_per_ip.max(1),
             resource_review_months: self.resource_review_months.clamp(1, 120),
+            // 0 would publish every small count; a threshold is never switched off.
+            suppression_threshold: self.suppression_threshold.clamp(1, 999),
         }
     }
 }

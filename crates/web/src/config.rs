@@ -30,6 +30,9 @@ pub struct WebConfig {
     pub login_failures_per_ip: i64,
     /// Resources not verified for this many months are listed for review (社会資源の確認).
     pub resource_review_months: i64,
+    /// Counts from 1 to this are not printed on the public statistics page (小さな数の秘匿,
+    /// shown as 「1〜9」).
+    pub suppression_threshold: u64,
 }
 
 impl Default for WebConfig {
@@ -51,6 +54,7 @@ impl Default for WebConfig {
             request_timeout_secs: 30,
             login_failures_per_ip: 50,
             resource_review_months: 12,
+            suppression_threshold: 9,
         }
     }
 }

@@ -14,10 +14,12 @@ mod home;
 mod matrix;
 mod orgs;
 mod public_consult;
+mod public_statistics;
 mod referrals;
 mod resource_transfer;
 mod resources;
 mod survey_transfer;
+mod survey_definitions;
 mod surveys;
 mod users;
 
@@ -58,7 +60,9 @@ pub fn routes() -> AppRouter {
     let r = consultations::routes(r);
     let r = referrals::routes(r);
     let r = public_consult::routes(r);
+    let r = public_statistics::routes(r);
     let r = surveys::routes(r);
+    let r = survey_definitions::routes(r);
     let r = survey_transfer::routes(r);
     let r = audit::routes(r);
     api::routes(r)
