@@ -508,7 +508,9 @@ impl Definition {
     }
 }
 
-fn valid_key(k: &str) -> bool {
+/// Keys of items, choices, rows and columns: 半角英小文字, digits and `_`, starting with a
+/// letter, at most 40 characters.
+pub fn valid_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

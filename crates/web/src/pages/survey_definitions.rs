@@ -116,15 +116,6 @@ fn all_kinds() -> [ItemKind; 9] {
     ]
 }
 
-/// Keys of items, choices, rows and columns: 半角英小文字, digits and `_`, starting with a letter
-/// (the same rule as [`Definition::check`], asked here so the message can sit on the field).
-fn valid_key(k: &str) -> bool {
-    let mut chars = k.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && k.len() <= 40
-}
-
 /// `prefix` followed by the smallest number that makes a key not in `taken`.
 fn next_key(prefix: &str, taken: &[String]) -> String {
     (1..)
@@ -1116,7 +1107,7 @@ fn parse_choices(
         let split = line
             .split_once([':', '：'])
             .map(|(k, l)| (fold_width_str(k.trim()), l.trim()))
-            .filter(|(k, _)| valid_key(k));
+            .filter(|(k, _)| sv::valid_key(k));
         let (key, label) = match split {
             Some((k, l)) => (Some(k), l.to_string()),
             None => (None, line.to_string()),
@@ -1206,7 +1197,7 @@ fn apply_item(
             }
         };
     }
-    if !valid_key(&key) {
+    if !sv::valid_key(&key) {
         e.add(
             "key",
             "設問キーは半角英小文字・数字・_ で、英字で始めてください（40文字以内。例：day_service）",
