@@ -183,6 +183,7 @@ pub async fn load(db: &Db, prefecture_code: &str, password: &str) -> Result<Vec<
     crate::demo_resources::load(&mut tx, &ctx, prefecture_code).await?;
     // A year of consultations (after the directory, so that they can introduce resources).
     crate::demo_consultations::load(&mut tx, &ctx, prefecture_code).await?;
+    crate::demo_surveys::load(&mut tx, &ctx, prefecture_code).await?;
     tx.commit().await?;
     Ok(logins)
 }

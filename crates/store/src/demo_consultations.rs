@@ -17,51 +17,13 @@ use tsunagu_domain::text::normalize_for_search;
 use tsunagu_domain::wareki::{JST, fiscal_year, today_jst};
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::demo_rng::Lcg;
 use crate::{Result, Tx, clock, new_id};
 
 /// How many desk consultations the demo year holds.
 pub const DEMO_CONSULTATIONS: usize = 360;
 /// Public requests waiting in 受付.
 const DEMO_PUBLIC_REQUESTS: usize = 4;
-
-/// A small linear congruential generator (Knuth's MMIX constants): enough for demo data.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    /// 0..n
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    /// An index chosen with the given weights.
-    fn weighted(&mut self, weights: &[u64]) -> usize {
-        let total: u64 = weights.iter().sum();
-        let mut roll = self.below(total);
-        for (i, w) in weights.iter().enumerate() {
-            if roll < *w {
-                return i;
-            }
-            roll -= w;
-        }
-        weights.len().saturating_sub(1)
-    }
-}
 
 /// Approximate populations (thousands) of Iwate's municipalities, to weight where demo
 /// consultations come from. Other prefectures get equal weights.

@@ -54,13 +54,13 @@ async fn a_backup_taken_while_writing_restores_with_its_chain_intact() {
 
     let entries = backup::restore_sqlite(&copy, &live).await.expect("restore");
     assert_eq!(
-        entries, 8,
-        "care types + resource categories + reference load + 5 events"
+        entries, 9,
+        "care types + resource categories + reference load + standard survey definition + 5 events"
     );
     let restored = open(&live).await;
     assert_eq!(
         audit::verify(&restored).await.expect("verify"),
-        Verification::Intact { entries: 8 }
+        Verification::Intact { entries: 9 }
     );
     let munis: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM municipalities")
         .fetch_one(restored.pool())
