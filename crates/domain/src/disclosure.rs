@@ -52,6 +52,26 @@ pub struct Margins {
     pub column_totals: bool,
 }
 
+impl Margins {
+    pub const BOTH: Margins = Margins {
+        row_totals: true,
+        column_totals: true,
+    };
+    /// Column totals only: the columns are not additive (care types).
+    pub const COLUMNS_ONLY: Margins = Margins {
+        row_totals: false,
+        column_totals: true,
+    };
+    pub const ROWS_ONLY: Margins = Margins {
+        row_totals: true,
+        column_totals: false,
+    };
+    pub const NO_TOTALS: Margins = Margins {
+        row_totals: false,
+        column_totals: false,
+    };
+}
+
 /// What the public sees in one cell or total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
@@ -423,23 +443,12 @@ mod tests {
     use super::*;
     use Published::{Hidden, Small, Value};
 
-    const BOTH: Margins = Margins {
-        row_totals: true,
-        column_totals: true,
-    };
-    const COLUMNS_ONLY: Margins = Margins {
-        row_totals: false,
-        column_totals: true,
-    };
-    const ROWS_ONLY: Margins = Margins {
-        row_totals: true,
-        column_totals: false,
-    };
-    const NO_TOTALS: Margins = Margins {
-        row_totals: false,
-        column_totals: false,
-    };
-    const ALL_MARGINS: [Margins; 4] = [BOTH, COLUMNS_ONLY, ROWS_ONLY, NO_TOTALS];
+    const ALL_MARGINS: [Margins; 4] = [
+        Margins::BOTH,
+        Margins::COLUMNS_ONLY,
+        Margins::ROWS_ONLY,
+        Margins::NO_TOTALS,
+    ];
 
     /// What a reader can infer from a published table, built from the table alone (not from
     /// the network above): for each entry (cells row by row, row totals, column totals, grand
@@ -701,7 +710,7 @@ mod tests {
     #[test]
     fn one_small_cell_gets_a_complement_in_its_row_and_column() {
         let cells = vec![vec![3, 15, 20], vec![12, 25, 30], vec![18, 22, 40]];
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         assert_eq!(
             table.cells,
             vec![
@@ -718,7 +727,7 @@ mod tests {
     #[test]
     fn zeros_stay_visible_and_never_serve_as_complements() {
         let cells = vec![vec![0, 5, 0, 30], vec![0, 0, 40, 0], vec![0, 20, 11, 0]];
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         for (row, counts) in cells.iter().enumerate() {
             for (column, count) in counts.iter().enumerate() {
                 if *count == 0 {
@@ -739,7 +748,7 @@ mod tests {
     #[test]
     fn small_totals_are_suppressed_too() {
         let cells = vec![vec![2, 0, 3], vec![0, 40, 25], vec![0, 30, 12]];
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         assert_eq!(table.row_totals[0], Small);
         assert_eq!(table.column_totals[0], Small);
         assert_eq!(table.cells[0][0], Small);
@@ -756,7 +765,7 @@ mod tests {
             vec![25, 30, 11],
             vec![14, 0, 16],
         ];
-        let table = published_safely(&cells, 9, COLUMNS_ONLY);
+        let table = published_safely(&cells, 9, Margins::COLUMNS_ONLY);
         assert!(table.row_totals.is_empty());
         assert_eq!(table.grand_total, None);
         assert_eq!(table.column_totals, vec![Value(57), Value(43), Value(47)]);
@@ -787,7 +796,7 @@ mod tests {
             Reader::new(&cells, 9, &usual, 1000).back_solvable(),
             vec![0, 1, 2, 3]
         );
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         assert!(hidden_count(&table.row_totals) + hidden_count(&table.column_totals) > 0);
 
         // Two hidden rectangles joined by one hidden cell: the cell is their difference.
@@ -813,7 +822,7 @@ mod tests {
         usual.cells[2][2] = Small;
         let solvable = Reader::new(&cells, 9, &usual, 1000).back_solvable();
         assert!(solvable.contains(&6), "{solvable:?}");
-        published_safely(&cells, 9, BOTH);
+        published_safely(&cells, 9, Margins::BOTH);
     }
 
     #[test]
@@ -822,12 +831,12 @@ mod tests {
         // all: as 「1〜9」 the one could be worked out however much else were hidden.
         let mut cells = vec![vec![1, 9]];
         cells.extend((0..8).map(|_| vec![1, 0]));
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         assert_eq!(table.cells[0], vec![Hidden, Hidden]);
         assert!(!table.cells.iter().flatten().any(|p| *p == Small));
         assert!(!table.row_totals.contains(&Small));
 
-        let table = published_safely(&[vec![1, 2], vec![1, 0]], 2, BOTH);
+        let table = published_safely(&[vec![1, 2], vec![1, 0]], 2, Margins::BOTH);
         assert_eq!(table.cells[1][1], Value(0));
         assert_eq!(hidden_count(&table.cells[0]), 2);
     }
@@ -835,9 +844,9 @@ mod tests {
     #[test]
     fn threshold_zero_publishes_everything_and_one_never_prints_a_single_value_range() {
         let cells = vec![vec![1, 5], vec![3, 0]];
-        let table = published_safely(&cells, 0, BOTH);
+        let table = published_safely(&cells, 0, Margins::BOTH);
         assert!(table.cells.iter().flatten().all(|p| matches!(p, Value(_))));
-        let table = published_safely(&cells, 1, BOTH);
+        let table = published_safely(&cells, 1, Margins::BOTH);
         assert_eq!(table.cells[0][0], Hidden);
         assert!(!table.cells.iter().flatten().any(|p| *p == Small));
     }
@@ -845,11 +854,11 @@ mod tests {
     #[test]
     fn short_rows_count_as_zeros() {
         let cells = vec![vec![3], vec![12, 15, 20], vec![11, 0]];
-        let table = published_safely(&cells, 9, BOTH);
+        let table = published_safely(&cells, 9, Margins::BOTH);
         assert_eq!(table.cells[0][1], Value(0));
         assert_eq!(table.cells[2][2], Value(0));
         assert_eq!(table.row_totals[0], Small);
-        let empty = published_safely(&[], 9, BOTH);
+        let empty = published_safely(&[], 9, Margins::BOTH);
         assert_eq!(empty.grand_total, Some(Value(0)));
     }
 
@@ -911,7 +920,7 @@ mod tests {
     fn prefecture_sized_tables_cannot_be_back_solved() {
         let mut random = Random(33);
         for (rows, columns) in [(33, 8), (60, 20)] {
-            for margins in [BOTH, COLUMNS_ONLY] {
+            for margins in [Margins::BOTH, Margins::COLUMNS_ONLY] {
                 // Municipalities × bands: a few towns with many children, most with few.
                 let cells: Vec<Vec<u64>> = (0..rows)
                     .map(|row| {

@@ -58,23 +58,6 @@ pub fn routes(r: AppRouter) -> AppRouter {
 /// The grid of the standard definition counting children by age band × where they live.
 const AGE_PLACE: &str = "age_place";
 
-const BOTH: Margins = Margins {
-    row_totals: true,
-    column_totals: true,
-};
-const COLUMNS_ONLY: Margins = Margins {
-    row_totals: false,
-    column_totals: true,
-};
-const ROW_ONLY: Margins = Margins {
-    row_totals: true,
-    column_totals: false,
-};
-const NO_TOTALS: Margins = Margins {
-    row_totals: false,
-    column_totals: false,
-};
-
 /// The row of municipalities that belong to no area.
 const OUTSIDE_AREAS: &str = "圏域に属さない市町村";
 /// The row of areas pooled because the age table withholds their totals.
@@ -406,14 +389,14 @@ fn publish(counts: &Counts, threshold: u64) -> Vec<Table> {
                 transposed: true,
                 columns: names(&counts.care),
                 rows,
-                published: suppress(&counts.by_care, threshold, COLUMNS_ONLY),
+                published: suppress(&counts.by_care, threshold, Margins::COLUMNS_ONLY),
                 notes: vec![CARE_NOTE.to_string()],
             });
         }
         return tables;
     }
 
-    let ages = suppress(&counts.by_age, threshold, BOTH);
+    let ages = suppress(&counts.by_age, threshold, Margins::BOTH);
     let grand = value(ages.grand_total.as_ref());
     let printed: Vec<Option<u64>> = ages.row_totals.iter().map(|p| value(Some(p))).collect();
     tables.push(Table {
@@ -470,7 +453,7 @@ fn publish(counts: &Counts, threshold: u64) -> Vec<Table> {
 
     // Where the children live: its totals are the age table's, so they must be printed alike.
     let cells = pooled(&counts.by_living, &groups);
-    let by_area = suppress(&cells, threshold, BOTH);
+    let by_area = suppress(&cells, threshold, Margins::BOTH);
     let same_totals = by_area
         .row_totals
         .iter()
@@ -490,7 +473,11 @@ fn publish(counts: &Counts, threshold: u64) -> Vec<Table> {
             notes: pool_note.iter().cloned().collect(),
         });
     } else {
-        let prefecture = suppress(&[column_sums(&counts.by_living)], threshold, ROW_ONLY);
+        let prefecture = suppress(
+            &[column_sums(&counts.by_living)],
+            threshold,
+            Margins::ROWS_ONLY,
+        );
         if prefecture.row_totals.first() == Some(&Published::Value(grand)) {
             tables.push(Table {
                 id: "living",
@@ -508,7 +495,7 @@ fn publish(counts: &Counts, threshold: u64) -> Vec<Table> {
     // Care types: column totals only, every count capped by its row's children.
     if !counts.care.is_empty() {
         let cells = pooled(&counts.by_care, &groups);
-        let by_area = suppress(&cells, threshold, COLUMNS_ONLY);
+        let by_area = suppress(&cells, threshold, Margins::COLUMNS_ONLY);
         if withstands_caps(&cells, &by_area, threshold, &caps, grand) {
             let mut notes = vec![CARE_NOTE.to_string()];
             notes.extend(pool_note);
@@ -524,7 +511,7 @@ fn publish(counts: &Counts, threshold: u64) -> Vec<Table> {
             });
         } else {
             let sums = vec![column_sums(&counts.by_care)];
-            let prefecture = suppress(&sums, threshold, NO_TOTALS);
+            let prefecture = suppress(&sums, threshold, Margins::NO_TOTALS);
             if withstands_caps(&sums, &prefecture, threshold, &[grand], grand) {
                 tables.push(Table {
                     id: "care",
@@ -1066,7 +1053,7 @@ mod tests {
         // The second area has exactly 10 children, all needing this care: hidden as 「秘匿」
         // (10 or more) yet at most 10, it gives away the 3 beside it.
         let cells = vec![vec![3], vec![10], vec![25]];
-        let table = suppress(&cells, 9, COLUMNS_ONLY);
+        let table = suppress(&cells, 9, Margins::COLUMNS_ONLY);
         assert_eq!(table.cells[1], vec![Published::Hidden]);
         assert!(!withstands_caps(&cells, &table, 9, &[5, 10, 40], 55));
         assert!(withstands_caps(&cells, &table, 9, &[5, 12, 40], 55));
@@ -1251,7 +1238,7 @@ mod tests {
                 .map(|r| r.iter().copied().max().unwrap_or(0) + random.below(2))
                 .collect();
             let total_cap: u64 = caps.iter().sum();
-            let table = suppress(&cells, threshold, COLUMNS_ONLY);
+            let table = suppress(&cells, threshold, Margins::COLUMNS_ONLY);
             let exact = brute_force(&table, threshold, &caps, total_cap);
             assert_eq!(
                 withstands_caps(&cells, &table, threshold, &caps, total_cap),

@@ -271,3 +271,66 @@ impl Client {
             .await
     }
 }
+
+/// Issues a round of the standard survey for 平成22年度 (a year the demo never uses) to 盛岡市
+/// and 宮古市 as `coordinator`, open from yesterday for `due_in_days`, with `note` for the
+/// municipalities; returns the round id.
+pub async fn issue_survey_round(
+    app: &TestApp,
+    coordinator: &mut Client,
+    note: &str,
+    due_in_days: i64,
+) -> String {
+    let def = tsunagu_store::surveys::definitions(&app.db, "03")
+        .await
+        .expect("definitions")
+        .into_iter()
+        .find(|d| d.family == "standard")
+        .expect("standard definition")
+        .id;
+    let today = time::OffsetDateTime::now_utc().date();
+    let opens = (today - time::Duration::days(1)).to_string();
+    let due = (today + time::Duration::days(due_in_days)).to_string();
+    let p = coordinator
+        .post(
+            "/surveys/rounds",
+            &[
+                ("definition_id", &def),
+                ("fiscal_year", "2010"),
+                ("title", "平成22年度 試験調査"),
+                ("as_of", "2010-04-01"),
+                ("opens_on", &opens),
+                ("due_on", &due),
+                ("note", note),
+                ("municipalities", "032018"),
+                ("municipalities", "032026"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    p.location
+        .strip_prefix("/surveys/rounds/")
+        .expect("redirect to the board")
+        .to_string()
+}
+
+/// The id of `code6`'s response to `round`.
+pub async fn survey_response_id(app: &TestApp, round: &str, code6: &str) -> String {
+    use tsunagu_store::Row;
+    sqlx::query("SELECT id FROM survey_responses WHERE round_id = $1 AND municipality_code6 = $2")
+        .bind(round)
+        .bind(code6)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("response")
+        .try_get("id")
+        .expect("id")
+}
+
+/// The revision a survey response form was rendered at (its hidden `revision` field).
+pub fn survey_revision(body: &str) -> String {
+    let marker = "name=\"revision\" value=\"";
+    let start = body.find(marker).expect("revision field") + marker.len();
+    let end = body[start..].find('"').expect("end") + start;
+    body[start..end].to_string()
+}

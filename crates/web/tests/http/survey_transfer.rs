@@ -15,54 +15,6 @@ const MORIOKA: &str = "032018";
 const MIYAKO: &str = "032026";
 const BOUNDARY: &str = "----tsunagu-survey-7c1e";
 
-/// Issues a round of the standard definition to 盛岡市 and 宮古市, open since yesterday and
-/// due in a month; returns the round id.
-async fn issue(app: &TestApp, coordinator: &mut Client) -> String {
-    coordinator.get("/surveys/rounds/new").await;
-    let def = tsunagu_store::surveys::definitions(&app.db, "03")
-        .await
-        .expect("definitions")
-        .into_iter()
-        .find(|d| d.family == "standard")
-        .expect("standard definition")
-        .id;
-    let today = time::OffsetDateTime::now_utc().date();
-    let opens = (today - time::Duration::days(1)).to_string();
-    let due = (today + time::Duration::days(30)).to_string();
-    let p = coordinator
-        .post(
-            "/surveys/rounds",
-            &[
-                ("definition_id", &def),
-                ("fiscal_year", "2010"),
-                ("title", "平成22年度 試験調査"),
-                ("as_of", "2010-04-01"),
-                ("opens_on", &opens),
-                ("due_on", &due),
-                ("note", ""),
-                ("municipalities", MORIOKA),
-                ("municipalities", MIYAKO),
-            ],
-        )
-        .await;
-    assert_eq!(p.status, 303, "{}", p.body);
-    p.location
-        .strip_prefix("/surveys/rounds/")
-        .expect("redirect to the board")
-        .to_string()
-}
-
-async fn response_id(app: &TestApp, round: &str, code6: &str) -> String {
-    sqlx::query("SELECT id FROM survey_responses WHERE round_id = $1 AND municipality_code6 = $2")
-        .bind(round)
-        .bind(code6)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("response")
-        .try_get("id")
-        .expect("id")
-}
-
 async fn stored_answers(app: &TestApp, id: &str) -> (String, String) {
     let r = sqlx::query("SELECT answers, status FROM survey_responses WHERE id = $1")
         .bind(id)
@@ -103,13 +55,6 @@ fn header(h: &reqwest::header::HeaderMap, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
-}
-
-fn revision(body: &str) -> String {
-    let marker = "name=\"revision\" value=\"";
-    let start = body.find(marker).expect("revision field") + marker.len();
-    let end = body[start..].find('"').expect("end") + start;
-    body[start..end].to_string()
 }
 
 /// Posts the upload form of response `id`: the revision and the file, CSRF token in the query.
@@ -283,12 +228,12 @@ fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
 
 both!(a_form_filled_in_offline_comes_back_as_a_draft, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator).await;
-    let id = response_id(&app, &round, MORIOKA).await;
+    let round = issue_survey_round(&app, &mut coordinator, "", 30).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let mut municipal = app.signed_in("municipal").await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
 
     // The form: one sheet, the instructions, the municipality, a row per field.
     let (status, headers, form) =
@@ -360,7 +305,7 @@ both!(a_form_filled_in_offline_comes_back_as_a_draft, |app| {
 
     // The uploaded draft passes the submission check as it is.
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let mut form: Vec<(String, String)> = values
         .iter()
         .map(|(k, v)| {
@@ -388,11 +333,11 @@ both!(a_form_filled_in_offline_comes_back_as_a_draft, |app| {
 
 both!(a_bad_value_names_its_row_and_changes_nothing, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator).await;
-    let id = response_id(&app, &round, MORIOKA).await;
+    let round = issue_survey_round(&app, &mut coordinator, "", 30).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let mut municipal = app.signed_in("municipal").await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let (_, _, form) = download(&municipal, &format!("/surveys/responses/{id}/form.xlsx")).await;
 
     // A first upload stores 5.
@@ -401,7 +346,7 @@ both!(a_bad_value_names_its_row_and_changes_nothing, |app| {
     let before = stored_answers(&app, &id).await;
     assert!(before.0.contains("\"total\":\"5\""), "{}", before.0);
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
 
     // A word in a count and an unknown yes/no: both rows named, nothing stored.
     let bad = fill(&form, &[("total", "たくさん"), ("council", "たぶん")]);
@@ -446,7 +391,7 @@ both!(a_bad_value_names_its_row_and_changes_nothing, |app| {
     assert_eq!(stored_answers(&app, &id).await, before);
 
     // Another municipality's form is refused even when the center hands it over.
-    let miyako = response_id(&app, &round, MIYAKO).await;
+    let miyako = survey_response_id(&app, &round, MIYAKO).await;
     let (status, _, miyako_form) = download(
         &coordinator,
         &format!("/surveys/responses/{miyako}/form.xlsx"),
@@ -488,8 +433,8 @@ both!(
     an_officer_never_reaches_another_municipality_s_form,
     |app| {
         let mut coordinator = app.signed_in("coordinator").await;
-        let round = issue(&app, &mut coordinator).await;
-        let miyako = response_id(&app, &round, MIYAKO).await;
+        let round = issue_survey_round(&app, &mut coordinator, "", 30).await;
+        let miyako = survey_response_id(&app, &round, MIYAKO).await;
         let municipal = app.signed_in("municipal").await;
         let (status, _, _) = download(
             &municipal,
@@ -520,11 +465,11 @@ both!(
 
 both!(a_round_exports_one_row_per_municipality, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator).await;
-    let id = response_id(&app, &round, MORIOKA).await;
+    let round = issue_survey_round(&app, &mut coordinator, "", 30).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let mut municipal = app.signed_in("municipal").await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let (_, _, form) = download(&municipal, &format!("/surveys/responses/{id}/form.xlsx")).await;
     let p = upload(
         &municipal,

@@ -3,63 +3,12 @@
 //! deadline; reminders; and a municipal officer never reaching another municipality's
 //! response.
 
-use tsunagu_store::Row;
 
 use crate::both;
 use crate::support::*;
 
 const MORIOKA: &str = "032018";
 const MIYAKO: &str = "032026";
-
-/// Issues a round of the standard definition to 盛岡市 and 宮古市 as the coordinator, open
-/// from yesterday for `due_in_days`; returns the round id.
-async fn issue(app: &TestApp, coordinator: &mut Client, due_in_days: i64) -> String {
-    let form = coordinator.get("/surveys/rounds/new").await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    form.assert_contains("医療的ケア児等の実態調査（第1版）");
-    let def: String = tsunagu_store::surveys::definitions(&app.db, "03")
-        .await
-        .expect("definitions")
-        .into_iter()
-        .find(|d| d.family == "standard")
-        .expect("standard definition")
-        .id;
-    let today = time::OffsetDateTime::now_utc().date();
-    let opens = (today - time::Duration::days(1)).to_string();
-    let due = (today + time::Duration::days(due_in_days)).to_string();
-    let p = coordinator
-        .post(
-            "/surveys/rounds",
-            &[
-                ("definition_id", &def),
-                ("fiscal_year", "2010"),
-                ("title", "平成22年度 試験調査"),
-                ("as_of", "2010-04-01"),
-                ("opens_on", &opens),
-                ("due_on", &due),
-                ("note", "期限までにご回答ください"),
-                ("municipalities", MORIOKA),
-                ("municipalities", MIYAKO),
-            ],
-        )
-        .await;
-    assert_eq!(p.status, 303, "{}", p.body);
-    p.location
-        .strip_prefix("/surveys/rounds/")
-        .expect("redirect to the board")
-        .to_string()
-}
-
-async fn response_id(app: &TestApp, round: &str, code6: &str) -> String {
-    sqlx::query("SELECT id FROM survey_responses WHERE round_id = $1 AND municipality_code6 = $2")
-        .bind(round)
-        .bind(code6)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("response")
-        .try_get("id")
-        .expect("id")
-}
 
 /// A consistent response: 10 children, ages and places adding up, every care type ≤ 10.
 async fn valid_answers(app: &TestApp) -> Vec<(String, String)> {
@@ -115,16 +64,12 @@ fn with<'a>(base: &'a [(String, String)], extra: &[(&'a str, &'a str)]) -> Vec<(
     out
 }
 
-fn revision(body: &str) -> String {
-    let marker = "name=\"revision\" value=\"";
-    let start = body.find(marker).expect("revision field") + marker.len();
-    let end = body[start..].find('"').expect("end") + start;
-    body[start..end].to_string()
-}
-
 both!(a_round_goes_from_issue_to_approval, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator, 30).await;
+    let form = coordinator.get("/surveys/rounds/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    form.assert_contains("医療的ケア児等の実態調査（第1版）");
+    let round = issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
     let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
     board.assert_contains("盛岡市");
     board.assert_contains("宮古市");
@@ -135,7 +80,7 @@ both!(a_round_goes_from_issue_to_approval, |app| {
     let inbox = municipal.get("/surveys").await;
     inbox.assert_contains("平成22年度 試験調査");
     inbox.assert_contains("までに提出してください");
-    let id = response_id(&app, &round, MORIOKA).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
     assert_eq!(page.status, 200);
     page.assert_contains("期限までにご回答ください");
@@ -143,7 +88,7 @@ both!(a_round_goes_from_issue_to_approval, |app| {
 
     // A malformed number is refused even in a draft, and what was typed stays.
     let answers = valid_answers(&app).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let p = municipal
         .post(
             &format!("/surveys/responses/{id}"),
@@ -172,7 +117,7 @@ both!(a_round_goes_from_issue_to_approval, |app| {
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
     page.assert_contains("一時保存しました");
     page.assert_contains("入力中");
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let p = municipal
         .post(
             &format!("/surveys/responses/{id}"),
@@ -223,7 +168,7 @@ both!(a_round_goes_from_issue_to_approval, |app| {
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
     page.assert_contains("差し戻し");
     page.assert_contains("保育所の人数をご確認ください");
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let p = municipal
         .post(
             &format!("/surveys/responses/{id}"),
@@ -302,7 +247,7 @@ both!(
     a_municipality_gets_one_round_per_definition_and_year,
     |app| {
         let mut coordinator = app.signed_in("coordinator").await;
-        issue(&app, &mut coordinator, 30).await;
+        issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
         let def = tsunagu_store::surveys::definitions(&app.db, "03")
             .await
             .expect("definitions")
@@ -353,8 +298,9 @@ both!(
     a_municipal_officer_never_reaches_another_municipality,
     |app| {
         let mut coordinator = app.signed_in("coordinator").await;
-        let round = issue(&app, &mut coordinator, 30).await;
-        let other = response_id(&app, &round, MIYAKO).await;
+        let round =
+            issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
+        let other = survey_response_id(&app, &round, MIYAKO).await;
         let mut municipal = app.signed_in("municipal").await;
         let p = municipal.get(&format!("/surveys/responses/{other}")).await;
         assert_eq!(p.status, 404);
@@ -391,7 +337,7 @@ both!(
 
 both!(after_the_deadline_only_the_center_reopens, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator, 1).await;
+    let round = issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 1).await;
     // Move the deadline into the past.
     sqlx::query(
         "UPDATE survey_rounds SET opens_on = '2010-05-01', due_on = '2010-06-30' WHERE id = $1",
@@ -400,7 +346,7 @@ both!(after_the_deadline_only_the_center_reopens, |app| {
     .execute(app.db.pool())
     .await
     .expect("move deadline");
-    let id = response_id(&app, &round, MORIOKA).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let mut municipal = app.signed_in("municipal").await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
     page.assert_contains("提出期限を過ぎました");
@@ -447,11 +393,11 @@ both!(after_the_deadline_only_the_center_reopens, |app| {
 
 both!(a_stale_form_does_not_overwrite_newer_answers, |app| {
     let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue(&app, &mut coordinator, 30).await;
-    let id = response_id(&app, &round, MORIOKA).await;
+    let round = issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
+    let id = survey_response_id(&app, &round, MORIOKA).await;
     let mut municipal = app.signed_in("municipal").await;
     let page = municipal.get(&format!("/surveys/responses/{id}")).await;
-    let rev = revision(&page.body);
+    let rev = survey_revision(&page.body);
     let p = municipal
         .post(
             &format!("/surveys/responses/{id}"),
