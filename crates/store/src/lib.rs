@@ -24,6 +24,7 @@ pub mod reference;
 pub mod resource_transfer;
 pub mod resources;
 pub mod survey_definitions;
+pub mod survey_results;
 pub mod surveys;
 
 use std::str::FromStr;

@@ -42,6 +42,7 @@ const MENU: &[(&str, &str, Action)] = &[
         "相談の統計",
         Action::ViewConsultationStats,
     ),
+    ("/surveys", "状況把握調査", Action::ViewSurveys),
     ("/referrals", "受け付けた依頼", Action::HandleReferrals),
     ("/matrix", "役割分担", Action::ViewMatrix),
     ("/resources", "社会資源", Action::ViewResources),

@@ -18,6 +18,7 @@ mod public_statistics;
 mod referrals;
 mod resource_transfer;
 mod resources;
+mod survey_results;
 mod survey_transfer;
 mod survey_definitions;
 mod surveys;
@@ -64,6 +65,7 @@ pub fn routes() -> AppRouter {
     let r = surveys::routes(r);
     let r = survey_definitions::routes(r);
     let r = survey_transfer::routes(r);
+    let r = survey_results::routes(r);
     let r = audit::routes(r);
     api::routes(r)
 }

@@ -16,6 +16,7 @@ mod public_statistics;
 mod resource_transfer;
 mod resources;
 mod survey_definitions;
+mod survey_results;
 mod survey_transfer;
 mod surveys;
 mod routes;
