@@ -666,7 +666,7 @@ async fn past_round(
                 at(returned, rng),
                 s.coordinator.clone(),
                 "returned",
-                *rng.pick(RETURN_COMMENTS),
+                rng.pick::<&str>(RETURN_COMMENTS),
             );
             revision = 4;
         }
