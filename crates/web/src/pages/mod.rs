@@ -18,9 +18,9 @@ mod public_statistics;
 mod referrals;
 mod resource_transfer;
 mod resources;
+mod survey_definitions;
 mod survey_results;
 mod survey_transfer;
-mod survey_definitions;
 mod surveys;
 mod users;
 
