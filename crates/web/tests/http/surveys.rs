@@ -3,7 +3,6 @@
 //! deadline; reminders; and a municipal officer never reaching another municipality's
 //! response.
 
-
 use crate::both;
 use crate::support::*;
 
