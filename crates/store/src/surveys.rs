@@ -967,6 +967,55 @@ pub async fn remind(tx: &mut Tx, ctx: &AuditCtx, round: &Round, message: &str) -
     Ok(n)
 }
 
+/// Where a reminder e-mail (督促メール) for one open response goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderRecipient {
+    pub response_id: String,
+    pub municipality_name: String,
+    pub email: String,
+}
+
+/// The e-mail addresses that reminders of the round reach: those of the municipal offices whose
+/// response is still open, and of their active users; each address once per municipality,
+/// ordered by municipality.
+pub async fn reminder_recipients(db: &Db, round_id: &str) -> Result<Vec<ReminderRecipient>> {
+    let rows = sqlx::query(
+        "SELECT s.id AS response_id, s.municipality_code6 AS code6, m.name AS municipality_name, o.email AS email
+         FROM survey_responses s
+         JOIN municipalities m ON m.code6 = s.municipality_code6
+         JOIN organisations o ON o.municipality_code6 = s.municipality_code6 AND o.kind = 'municipal_office' AND o.retired_at IS NULL
+         WHERE s.round_id = $1 AND s.status IN ('not_started', 'draft', 'returned') AND o.email <> ''
+         UNION ALL
+         SELECT s.id, s.municipality_code6, m.name, u.email
+         FROM survey_responses s
+         JOIN municipalities m ON m.code6 = s.municipality_code6
+         JOIN organisations o ON o.municipality_code6 = s.municipality_code6 AND o.kind = 'municipal_office' AND o.retired_at IS NULL
+         JOIN users u ON u.organisation_id = o.id AND u.disabled_at IS NULL
+         WHERE s.round_id = $1 AND s.status IN ('not_started', 'draft', 'returned') AND u.email <> ''
+         ORDER BY 2, 4",
+    )
+    .bind(round_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for r in &rows {
+        let response_id: String = r.try_get("response_id")?;
+        let email: String = r.try_get("email")?;
+        let email = email.trim().to_string();
+        // One address typed with different capitals is one mailbox in practice.
+        if email.is_empty() || !seen.insert((response_id.clone(), email.to_lowercase())) {
+            continue;
+        }
+        out.push(ReminderRecipient {
+            response_id,
+            municipality_name: r.try_get("municipality_name")?,
+            email,
+        });
+    }
+    Ok(out)
+}
+
 /// An in-app notice to an organisation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {

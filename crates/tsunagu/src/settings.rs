@@ -30,6 +30,10 @@ pub struct Settings {
     pub resource_review_months: i64,
     /// Counts from 1 to this are suppressed on the public statistics page.
     pub suppression_threshold: u64,
+    /// The mail relay for survey reminders, `smtp://host:port`; empty sends no e-mail.
+    pub smtp_url: String,
+    /// The sender address of that e-mail.
+    pub mail_from: String,
     /// `text` or `json`.
     pub log_format: String,
     pub log_level: String,
@@ -61,6 +65,8 @@ impl Default for Settings {
             login_failures_per_ip: web.login_failures_per_ip,
             resource_review_months: web.resource_review_months,
             suppression_threshold: web.suppression_threshold,
+            smtp_url: web.smtp_url,
+            mail_from: web.mail_from,
             log_format: "text".into(),
             log_level: "info".into(),
             demo_password: "tsunagu-demo-2026".into(),
@@ -90,6 +96,8 @@ impl std::fmt::Debug for Settings {
             .field("login_failures_per_ip", &self.login_failures_per_ip)
             .field("resource_review_months", &self.resource_review_months)
             .field("suppression_threshold", &self.suppression_threshold)
+            .field("smtp_url", &tsunagu_store::redact_url(&self.smtp_url))
+            .field("mail_from", &self.mail_from)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("demo_password", &"***")
@@ -124,6 +132,19 @@ impl Settings {
                 s.prefecture_code
             ));
         }
+        if !s.smtp_url.trim().is_empty() {
+            // A mistyped relay should stop the server at start, not surface at the first reminder.
+            tsunagu_web::mail::Relay::parse(s.smtp_url.trim())
+                .map_err(|e| format!("smtp_url: {e}"))?;
+            if s.mail_from.trim().is_empty() {
+                return Err(
+                    "smtp_url を指定したときは mail_from（送信元のメールアドレス）も指定してください"
+                        .into(),
+                );
+            }
+            tsunagu_web::mail::check_address(s.mail_from.trim())
+                .map_err(|e| format!("mail_from: {e}"))?;
+        }
         Ok(s)
     }
 
@@ -148,6 +169,8 @@ impl Settings {
             resource_review_months: self.resource_review_months.clamp(1, 120),
             // 0 would publish every small count; a threshold is never switched off.
             suppression_threshold: self.suppression_threshold.clamp(1, 999),
+            smtp_url: self.smtp_url.trim().to_string(),
+            mail_from: self.mail_from.trim().to_string(),
         }
     }
 }

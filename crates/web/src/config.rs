@@ -33,6 +33,11 @@ pub struct WebConfig {
     /// Counts from 1 to this are not printed on the public statistics page (小さな数の秘匿,
     /// shown as 「1〜9」).
     pub suppression_threshold: u64,
+    /// The mail relay for reminders (督促メール), e.g. `smtp://mail.example.lg.jp:25`; empty
+    /// sends no e-mail.
+    pub smtp_url: String,
+    /// The sender address of that e-mail.
+    pub mail_from: String,
 }
 
 impl Default for WebConfig {
@@ -55,6 +60,8 @@ impl Default for WebConfig {
             login_failures_per_ip: 50,
             resource_review_months: 12,
             suppression_threshold: 9,
+            smtp_url: String::new(),
+            mail_from: String::new(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod error;
 pub mod forms;
 pub mod layout;
+pub mod mail;
 mod pages;
 pub mod routes;
 mod security;

@@ -118,6 +118,7 @@ const ACTION_LABELS: &[(&str, &str)] = &[
     ("survey_definition.update", "調査票の変更"),
     ("survey_round.create", "調査の発出"),
     ("survey_round.remind", "調査の督促"),
+    ("survey_round.remind_mail", "調査の督促メール送信"),
     ("survey_round.export", "調査結果の出力"),
     ("survey_response.save", "回答の一時保存"),
     ("survey_response.upload", "回答の Excel 取り込み"),

@@ -15,6 +15,7 @@ use tsunagu_domain::survey::{
 };
 use tsunagu_domain::validation::{FieldErrors, optional_text, required_text};
 use tsunagu_domain::wareki::{fiscal_year, format_fiscal_year, parse_date_ja, today_jst};
+use tsunagu_store::audit::{self, Event};
 use tsunagu_store::geo;
 use tsunagu_store::surveys::{
     self as store, Decision, Response as StoredResponse, ResponseEvent, ResponseLine, Round,
@@ -29,6 +30,7 @@ use crate::ctx::{Ctx, redirect_with_flash};
 use crate::error::AppError;
 use crate::forms::{Choice, Field, FormData, summary};
 use crate::layout::Layout;
+use crate::mail::{Mailer, Message};
 use crate::routes::AppRouter;
 
 pub fn routes(r: AppRouter) -> AppRouter {
@@ -507,19 +509,127 @@ async fn remind(
     let mut tx = st.db.begin().await?;
     let n = store::remind(&mut tx, &ctx.audit(), &round, &message).await?;
     tx.commit().await?;
-    let text = if n == 0 {
-        "未提出の市町村はありません。督促は送っていません。".to_string()
-    } else {
-        format!(
-            "未提出の{n}市町村に督促のお知らせを送りました。各市町村のホーム画面に表示されます。"
-        )
-    };
+    if n == 0 {
+        return Ok(redirect_with_flash(
+            &st,
+            &format!("/surveys/rounds/{}", round.id),
+            "success",
+            "未提出の市町村はありません。督促は送っていません。",
+        ));
+    }
+    let mut kind = "success";
+    let mut text = format!(
+        "未提出の{n}市町村に督促のお知らせを送りました。各市町村のホーム画面に表示されます。"
+    );
+    // The notices are committed: whatever happens to the e-mail only adds to the message.
+    if let Some(mail) = remind_by_mail(&st, &ctx, &round, &message, n).await {
+        let unreachable = n.saturating_sub(mail.sent + mail.failed);
+        if mail.failed > 0 {
+            kind = "warning";
+            text.push_str(&format!(
+                "督促メールは{}通送りましたが、{}通は送れませんでした（メールサーバーにつながらないなど。お知らせは届いています。詳しくはシステム管理者がログで確認できます）。",
+                mail.sent, mail.failed
+            ));
+        } else if mail.sent > 0 {
+            text.push_str(&format!(
+                "あわせて{}市町村に督促メールを送りました（市町村ごとに1通）。",
+                mail.sent
+            ));
+        }
+        if unreachable > 0 {
+            text.push_str(&format!(
+                "{unreachable}市町村はメールアドレスが登録されていないため、メールは送っていません。"
+            ));
+        }
+    }
     Ok(redirect_with_flash(
         &st,
         &format!("/surveys/rounds/{}", round.id),
-        "success",
+        kind,
         &text,
     ))
+}
+
+/// How many reminder e-mails went out and how many could not.
+struct MailOutcome {
+    sent: usize,
+    failed: usize,
+}
+
+/// Sends the reminder by e-mail too, one message per municipality to its office's and active
+/// users' addresses, when a mail relay is configured (`None` when it is not); `open` is how
+/// many municipalities were reminded. Failures are logged and counted, never returned: the
+/// notices already reached everyone.
+async fn remind_by_mail(
+    st: &AppState,
+    ctx: &Ctx,
+    round: &Round,
+    message: &str,
+    open: usize,
+) -> Option<MailOutcome> {
+    let mailer = Mailer::from_config(&st.cfg).transpose()?;
+    let recipients = match store::reminder_recipients(&st.db, &round.id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(round = %round.id, error = %e, "reminder e-mail recipients not read");
+            return Some(MailOutcome {
+                sent: 0,
+                failed: open,
+            });
+        }
+    };
+    // One message per response, in municipality order, to all of its addresses.
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    for r in recipients {
+        match groups.last_mut() {
+            Some((id, _, to)) if *id == r.response_id => to.push(r.email),
+            _ => groups.push((r.response_id, r.municipality_name, vec![r.email])),
+        }
+    }
+    if groups.is_empty() {
+        return Some(MailOutcome { sent: 0, failed: 0 });
+    }
+    let due = date_label(&round.due_on);
+    let center = &st.cfg.center_name;
+    let messages: Vec<Message> = groups
+        .iter()
+        .map(|(id, municipality, to)| Message {
+            to: to.clone(),
+            subject: format!("【督促】{}（{due}まで）", round.title),
+            body: format!(
+                "{municipality} ご担当者様\n\n{message}\n\n調査：{title}\n提出期限：{due}\n\n\
+                 回答は Tsunagu にログインし、メニューの「状況把握調査」から開いてください。\n\
+                 回答画面のアドレス：/surveys/responses/{id}\n\n\
+                 このメールは送信専用です。ご不明な点は{center}にお問い合わせください。\n{center}\n",
+                title = round.title,
+            ),
+        })
+        .collect();
+    let results = match mailer {
+        Ok(m) => m.send_all(&messages).await,
+        Err(e) => vec![Err(e); messages.len()],
+    };
+    let mut outcome = MailOutcome { sent: 0, failed: 0 };
+    for ((_, municipality, _), r) in groups.iter().zip(&results) {
+        match r {
+            Ok(()) => outcome.sent += 1,
+            Err(e) => {
+                outcome.failed += 1;
+                tracing::warn!(round = %round.id, municipality = %municipality, error = %e, "reminder e-mail not sent");
+            }
+        }
+    }
+    let event = Event::new("survey_round.remind_mail", "survey_round", &round.id)
+        .new_values(&serde_json::json!({ "sent": outcome.sent, "failed": outcome.failed }))
+        .detail(format!(
+            "督促メール {} 通を送信（送信できなかったもの {} 通）",
+            outcome.sent, outcome.failed
+        ));
+    if let Err(e) = audit::record(&st.db, &ctx.audit(), event).await {
+        // The mail has gone either way; failing the request would only hide that from the user.
+        tracing::error!(round = %round.id, error = %e, "reminder e-mail not audited");
+    }
+    Some(outcome)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,4 +19,5 @@ mod routes;
 mod survey_definitions;
 mod survey_results;
 mod survey_transfer;
+mod survey_mail;
 mod surveys;
