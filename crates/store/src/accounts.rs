@@ -62,6 +62,13 @@ async fn roles_of(conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<Vec<R
     Ok(roles)
 }
 
+/// The roles in a comma-separated list of role codes, in the same order as [`roles_of`].
+fn roles_from_codes(codes: &str) -> Vec<Role> {
+    let mut roles: Vec<Role> = codes.split(',').filter_map(Role::from_code).collect();
+    roles.sort();
+    roles
+}
+
 fn user_from_row(r: &sqlx::any::AnyRow, roles: Vec<Role>) -> Result<User> {
     let must: i64 = r.try_get("must_change_password")?;
     let totp: Option<String> = r.try_get("totp_enabled_at")?;
@@ -680,19 +687,20 @@ pub async fn create_session(
 /// sign in. Expiry is decided by the caller, which knows the settings.
 pub async fn load_session(db: &Db, token: &str) -> Result<Option<Session>> {
     let id_hash = sha256_hex(token);
-    // Every request runs this: the session, its user and organisation in one query, and the
-    // roles in a second on the same connection.
-    let mut conn = db.pool().acquire().await?;
+    // Every request runs this, so it is one round trip: the session, its user, organisation and
+    // roles together, the roles as a comma-separated list (role codes contain no commas).
+    // `string_agg` is PostgreSQL's and SQLite's (3.44 and later; sqlx bundles a newer one).
     let row = sqlx::query(
         "SELECT s.id_hash, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, s.reauth_at, s.pending_totp_secret,
                 u.id, u.login_id, u.display_name, u.email, u.organisation_id, o.name AS organisation_name,
                 u.must_change_password, u.totp_enabled_at, u.disabled_at, u.locked_until, u.last_login_at,
-                o.retired_at, o.municipality_code6
+                o.retired_at, o.municipality_code6,
+                (SELECT string_agg(ur.role, ',') FROM user_roles ur WHERE ur.user_id = u.id) AS role_codes
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.organisation_id
          WHERE s.id_hash = $1",
     )
     .bind(&id_hash)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(db.pool())
     .await?;
     let Some(r) = row else { return Ok(None) };
     let disabled: Option<String> = r.try_get("disabled_at")?;
@@ -700,8 +708,8 @@ pub async fn load_session(db: &Db, token: &str) -> Result<Option<Session>> {
     if disabled.is_some() || retired.is_some() {
         return Ok(None);
     }
-    let user_id: String = r.try_get("id")?;
-    let roles = roles_of(&mut conn, &user_id).await?;
+    let role_codes: Option<String> = r.try_get("role_codes")?;
+    let roles = roles_from_codes(role_codes.as_deref().unwrap_or(""));
     let user = user_from_row(&r, roles)?;
     let stage: String = r.try_get("stage")?;
     Ok(Some(Session {
@@ -913,4 +921,18 @@ pub async fn unlock(tx: &mut Tx, ctx: &AuditCtx, user_id: &str) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_list_is_read_in_role_order() {
+        assert_eq!(roles_from_codes(""), Vec::<Role>::new());
+        assert_eq!(
+            roles_from_codes("viewer,system_admin,unknown"),
+            vec![Role::SystemAdmin, Role::Viewer]
+        );
+    }
 }

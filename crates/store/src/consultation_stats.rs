@@ -2,9 +2,10 @@
 //! requester type, channel, area, municipality, care type, age band and status, the minutes
 //! spent and the referrals sent. These figures go into the center's annual report.
 //!
-//! Every count is aggregated in the database, one `GROUP BY` query per dimension on indexed
-//! columns (`received_on`, the topic and care-type join tables); Rust only labels and orders
-//! the groups (at most a few hundred), never the rows. The queries run concurrently.
+//! Every count is aggregated in the database, one `GROUP BY` query per dimension over an index
+//! that holds every counted column (`consultations_period`) and the primary keys of the topic
+//! and care-type join tables; Rust only labels, adds up and orders the groups (at most a few
+//! hundred), never the rows. The queries run concurrently.
 //!
 //! A consultation belongs to the period in which it was received (`received_on`, JST date).
 //! Its status is the status it has now.
@@ -212,6 +213,29 @@ async fn groups(db: &Db, sql: &str, period: &Period) -> Result<Vec<(Option<Strin
         .collect()
 }
 
+/// One month of the period: its consultations and the minutes they record.
+struct MonthRow {
+    /// `YYYY-MM`.
+    month: String,
+    count: i64,
+    minutes: i64,
+    with_minutes: i64,
+}
+
+/// Splits the groups of a `LEFT JOIN` on a code table into the groups of the codes and the
+/// number of consultations without any code (the group whose code is NULL).
+fn split_unjoined(found: Vec<(Option<String>, i64)>) -> (Vec<(Option<String>, i64)>, i64) {
+    let mut without = 0;
+    let mut codes = Vec::with_capacity(found.len());
+    for (code, n) in found {
+        match code {
+            Some(c) => codes.push((Some(c), n)),
+            None => without += n,
+        }
+    }
+    (codes, without)
+}
+
 /// Every code of the list in its order (zeros included), then codes found that the list does
 /// not know, shown as they are stored.
 fn by_code<C: Code>(found: Vec<(Option<String>, i64)>) -> Vec<Count> {
@@ -248,24 +272,21 @@ pub async fn stats(
     if !can(Some(actor), Action::ViewConsultationStats, Target::Any) {
         return Ok(Stats::empty(period));
     }
-    // One pass for the totals, the minutes, and the consultations without a topic or a care
-    // type (probed through the join tables' primary keys).
-    let totals_sql = format!(
-        "SELECT COUNT(*) AS n,
-                CAST(COALESCE(SUM(c.minutes_spent), 0) AS BIGINT) AS minutes,
-                COUNT(c.minutes_spent) AS with_minutes,
-                CAST(COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM consultation_topics t WHERE t.consultation_id = c.id) THEN 1 ELSE 0 END), 0) AS BIGINT) AS without_topic,
-                CAST(COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM consultation_care_types t WHERE t.consultation_id = c.id) THEN 1 ELSE 0 END), 0) AS BIGINT) AS without_care
-         FROM consultations c WHERE {IN_PERIOD}"
-    );
+    // Every query reads the consultations of the period from the index `consultations_period`
+    // (migration 0006), which holds every column counted here, so none reads the table. The
+    // totals and the minutes come with the months; the consultations without a topic or a care
+    // type are the group without a join row.
     let month_sql = format!(
-        "SELECT substr(c.received_on, 1, 7) AS code, COUNT(*) AS n FROM consultations c WHERE {IN_PERIOD} GROUP BY substr(c.received_on, 1, 7)"
+        "SELECT substr(c.received_on, 1, 7) AS code, COUNT(*) AS n,
+                CAST(COALESCE(SUM(c.minutes_spent), 0) AS BIGINT) AS minutes,
+                COUNT(c.minutes_spent) AS with_minutes
+         FROM consultations c WHERE {IN_PERIOD} GROUP BY substr(c.received_on, 1, 7)"
     );
     let topic_sql = format!(
-        "SELECT t.topic AS code, COUNT(*) AS n FROM consultation_topics t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.topic"
+        "SELECT t.topic AS code, COUNT(*) AS n FROM consultations c LEFT JOIN consultation_topics t ON t.consultation_id = c.id WHERE {IN_PERIOD} GROUP BY t.topic"
     );
     let care_sql = format!(
-        "SELECT t.care_type_code AS code, COUNT(*) AS n FROM consultation_care_types t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.care_type_code"
+        "SELECT t.care_type_code AS code, COUNT(*) AS n FROM consultations c LEFT JOIN consultation_care_types t ON t.consultation_id = c.id WHERE {IN_PERIOD} GROUP BY t.care_type_code"
     );
     let column_sql = |column: &str| {
         format!(
@@ -291,22 +312,24 @@ pub async fn stats(
         .await?;
         Ok::<_, StoreError>(n)
     };
-    let totals = async {
-        let r = sqlx::query(&totals_sql)
+    let months = async {
+        let rows = sqlx::query(&month_sql)
             .bind(&period.from)
             .bind(&period.to)
-            .fetch_one(db.pool())
+            .fetch_all(db.pool())
             .await?;
-        Ok::<_, StoreError>((
-            r.try_get::<i64, _>("n")?,
-            r.try_get::<i64, _>("minutes")?,
-            r.try_get::<i64, _>("with_minutes")?,
-            r.try_get::<i64, _>("without_topic")?,
-            r.try_get::<i64, _>("without_care")?,
-        ))
+        rows.iter()
+            .map(|r| {
+                Ok(MonthRow {
+                    month: r.try_get("code")?,
+                    count: r.try_get("n")?,
+                    minutes: r.try_get("minutes")?,
+                    with_minutes: r.try_get("with_minutes")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
     };
     let (
-        (total, minutes_total, minutes_recorded, without_topic, without_care_type),
         months,
         topics,
         care,
@@ -317,8 +340,7 @@ pub async fn stats(
         municipalities,
         referrals_sent,
     ) = tokio::try_join!(
-        totals,
-        groups(db, &month_sql, period),
+        months,
         groups(db, &topic_sql, period),
         groups(db, &care_sql, period),
         groups(db, &requester_sql, period),
@@ -329,10 +351,13 @@ pub async fn stats(
         referrals,
     )?;
 
-    let month_counts: HashMap<String, i64> = months
-        .into_iter()
-        .map(|(m, n)| (m.unwrap_or_default(), n))
-        .collect();
+    let total = months.iter().map(|m| m.count).sum();
+    let minutes_total = months.iter().map(|m| m.minutes).sum();
+    let minutes_recorded = months.iter().map(|m| m.with_minutes).sum();
+    let (topics, without_topic) = split_unjoined(topics);
+    let (care, without_care_type) = split_unjoined(care);
+    let month_counts: HashMap<String, i64> =
+        months.into_iter().map(|m| (m.month, m.count)).collect();
     let by_month = period
         .months()?
         .into_iter()

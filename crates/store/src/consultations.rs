@@ -19,7 +19,7 @@ use tsunagu_domain::text::normalize_for_search;
 use tsunagu_domain::wareki::fiscal_year;
 
 use crate::audit::{self, AuditCtx, Event, escape_like};
-use crate::{Db, Result, StoreError, Tx, clock, new_id};
+use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id, resources};
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -466,6 +466,13 @@ pub struct Listing<T> {
 
 const COUNT_FROM: &str = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1";
 
+/// A keyword search reads its page in date order, down the index, when there are at least
+/// this many matches per row up to the end of the page (see [`list`]).
+const DENSE_MATCHES: i64 = 10;
+
+/// The most ids a page is read by (each a bound value; SQLite takes 32,766).
+const MAX_IDS: i64 = 10_000;
+
 const SUMMARY_SELECT: &str = "SELECT c.id, c.receipt_no, c.received_at, c.received_on, c.channel, c.requester_type, m.name AS municipality_name,
     c.child_age_band, c.question, c.status, h.display_name AS handled_by_name, c.follow_up_on, c.source
     FROM consultations c
@@ -491,12 +498,10 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<Summary> {
     })
 }
 
-fn apply_filter(f: &Filter, w: &mut Where) {
+fn apply_filter(backend: Backend, f: &Filter, w: &mut Where) {
     for term in keyword_terms(&f.keyword) {
-        w.and_text(
-            "c.search_text LIKE ? ESCAPE '\\'",
-            format!("%{}%", escape_like(&term)),
-        );
+        let (cond, value) = resources::contains(backend, "c.search_text", "?", &term);
+        w.and_text(&cond, value);
     }
     if let Some(from) = &f.from {
         w.and_text("c.received_on >= ?", from.clone());
@@ -590,16 +595,55 @@ pub async fn list(
             total: 0,
         });
     }
-    apply_filter(filter, &mut w);
-    let total = w.count(db, COUNT_FROM).await?;
+    apply_filter(db.backend(), filter, &mut w);
     let per_page = page.per_page.clamp(1, 500);
     let offset = (page.page.max(1) - 1).saturating_mul(per_page);
-    let rows = summaries(
-        db,
-        &w,
-        &format!("ORDER BY c.received_at DESC, c.id DESC LIMIT {per_page} OFFSET {offset}"),
-    )
-    .await?;
+    let order_limit =
+        format!("ORDER BY c.received_at DESC, c.id DESC LIMIT {per_page} OFFSET {offset}");
+    if !keyword_terms(&filter.keyword).is_empty() {
+        // A keyword is looked for in the text of every consultation. Up to `enough` matches,
+        // in no order, come first: fewer are all there are, so they give the count and the
+        // page, read by id, and the text is read once; the walk down the date index below
+        // would read it all, one lookup at a time, to find a few.
+        let enough = offset
+            .saturating_add(per_page)
+            .saturating_mul(DENSE_MATCHES)
+            .min(MAX_IDS);
+        let ids: Vec<String> = w
+            .query(&format!(
+                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {enough}",
+                w.sql
+            ))
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        if found < enough {
+            if offset >= found {
+                return Ok(Listing {
+                    rows: Vec::new(),
+                    total: found,
+                });
+            }
+            let by_id = Where {
+                sql: format!(" AND c.id IN ({})", placeholders(1, ids.len())),
+                binds: ids,
+            };
+            let rows = summaries(db, &by_id, &order_limit).await?;
+            return Ok(Listing { rows, total: found });
+        }
+    }
+    // Newest first through the index `consultations_received_at` (migration 0006).
+    let rows = summaries(db, &w, &order_limit).await?;
+    // A page that is not full ends the list, so it gives the count.
+    let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let total = if shown < per_page && (shown > 0 || offset == 0) {
+        offset.saturating_add(shown)
+    } else {
+        w.count(db, COUNT_FROM).await?
+    };
     Ok(Listing { rows, total })
 }
 

@@ -49,6 +49,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration {
+        version: 6,
+        name: "scale_indexes",
+        common: include_str!("../migrations/0006_scale_indexes.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
         version: 7,
         name: "surveys",
         common: include_str!("../migrations/0007_surveys.sql"),

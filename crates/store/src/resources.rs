@@ -26,7 +26,7 @@ use tsunagu_domain::validation::{
 use tsunagu_domain::wareki::{format_jst_datetime, format_wareki_date, today_jst};
 
 use crate::audit::{self, AuditCtx, Event};
-use crate::{Db, Result, StoreError, Tx, clock, new_id};
+use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id};
 
 /// Results per page of a search.
 pub const PAGE_SIZE: i64 = 20;
@@ -1432,13 +1432,26 @@ impl ResourceRow {
 
 const ROW_SELECT: &str = "SELECT r.id, r.provider_name, r.name, c.name AS category_name, m.name AS municipality_name,
     r.phone, r.hours, r.availability, r.availability_confirmed_on, r.age_min, r.age_max, r.is_public, r.retired_at,
-    r.last_verified_on
+    r.last_verified_on, r.search_text
     FROM resources r
     JOIN resource_categories c ON c.id = r.category_id
     LEFT JOIN municipalities m ON m.code6 = r.municipality_code6";
 
 /// Places that may take a child first, full ones last; then by name (kana-insensitive).
 const ORDER: &str = " ORDER BY CASE r.availability WHEN 'available' THEN 0 WHEN 'limited' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END, r.search_text, r.id";
+
+/// [`ORDER`] as the index `resources_listing` (migration 0006) gives it: the first 64
+/// characters of the search key come before the whole key. In code-point order (SQLite,
+/// PostgreSQL with a C or C.UTF-8 collation) ordering by a prefix and then by the whole text is
+/// the same as ordering by the text.
+const ORDER_INDEXED: &str = " ORDER BY CASE r.availability WHEN 'available' THEN 0 WHEN 'limited' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END, substr(r.search_text, 1, 64), r.search_text, r.id";
+
+/// A page is read in index order when there are at least this many matches per row up to its
+/// end (see [`search_range`]).
+const INDEX_ORDER_DENSITY: i64 = 10;
+
+/// The most ids a page is read by (each a bound value; SQLite takes 32,766).
+const MAX_IDS: i64 = 10_000;
 
 #[derive(Debug, Clone)]
 enum Bind {
@@ -1451,6 +1464,8 @@ enum Bind {
 struct Where {
     sql: String,
     binds: Vec<Bind>,
+    /// Whether it looks for a keyword, which reads the text of every entry.
+    keyword: bool,
 }
 
 impl Where {
@@ -1478,6 +1493,25 @@ fn bind_all<'q>(
     q
 }
 
+/// The condition that the text in `column` contains `term`, with `param` standing for the
+/// value to bind, and that value. SQLite: `LIKE '%term%'`. PostgreSQL: `strpos`, which reads
+/// the text about twice as fast as its `LIKE`. Both compare exactly (search keys and terms are
+/// normalised, so SQLite's ASCII case folding in `LIKE` changes nothing).
+pub(crate) fn contains(
+    backend: Backend,
+    column: &str,
+    param: &str,
+    term: &str,
+) -> (String, String) {
+    match backend {
+        Backend::Sqlite => (
+            format!("{column} LIKE {param} ESCAPE '\\'"),
+            format!("%{}%", audit::escape_like(term)),
+        ),
+        Backend::Postgres => (format!("strpos({column}, {param}) > 0"), term.to_string()),
+    }
+}
+
 /// The words of a keyword, normalised for search (at most 8).
 pub fn keyword_terms(keyword: &str) -> Vec<String> {
     normalize_for_search(keyword)
@@ -1488,10 +1522,10 @@ pub fn keyword_terms(keyword: &str) -> Vec<String> {
         .collect()
 }
 
-fn where_clause(viewer: Viewer, q: &SearchQuery) -> Where {
+fn where_clause(backend: Backend, viewer: Viewer, q: &SearchQuery) -> Where {
     let mut w = Where {
         sql: " WHERE 1 = 1".into(),
-        binds: Vec::new(),
+        ..Where::default()
     };
     match viewer {
         Viewer::Public => w.and("r.is_public = 1 AND r.retired_at IS NULL"),
@@ -1502,8 +1536,11 @@ fn where_clause(viewer: Viewer, q: &SearchQuery) -> Where {
         }
     }
     for term in keyword_terms(&q.keyword) {
-        let p = w.param(Bind::Text(format!("%{}%", audit::escape_like(&term))));
-        w.and(&format!("r.search_text LIKE {p} ESCAPE '\\'"));
+        let p = format!("${}", w.binds.len() + 1);
+        let (cond, value) = contains(backend, "r.search_text", &p, &term);
+        w.binds.push(Bind::Text(value));
+        w.and(&cond);
+        w.keyword = true;
     }
     if let Some(code) = &q.municipality_code6 {
         let p = w.param(Bind::Text(code.clone()));
@@ -1617,18 +1654,66 @@ pub async fn search_range(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<ResourceRow>, i64)> {
-    let w = where_clause(viewer, q);
+    let w = where_clause(db.backend(), viewer, q);
+    let limit = limit.clamp(1, PRINT_LIMIT);
+    let offset = offset.clamp(0, i64::MAX / 2);
+    // From this many matches on, the page is read in index order (below).
+    let enough = offset
+        .saturating_add(limit)
+        .saturating_mul(INDEX_ORDER_DENSITY);
+    if w.keyword {
+        // A keyword is looked for in the text of every entry. Up to `enough` matches, in no
+        // order, come first: fewer are all there are, so they give the count and the page,
+        // and the text is read once, not twice.
+        let probe = enough.min(MAX_IDS);
+        let sql = format!("SELECT r.id FROM resources r{} LIMIT {probe}", w.sql);
+        let ids = bind_all(sqlx::query(&sql), &w.binds)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        if found < probe {
+            if offset >= found {
+                return Ok((Vec::new(), found));
+            }
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{ROW_SELECT} WHERE r.id IN ({}){ORDER} LIMIT {limit} OFFSET {offset}",
+                marks.join(", ")
+            );
+            let mut page = sqlx::query(&sql);
+            for id in &ids {
+                page = page.bind(id.as_str());
+            }
+            let rows = page.fetch_all(db.pool()).await?;
+            return Ok((rows_with_care(db, rows).await?, found));
+        }
+    }
     let count_sql = format!("SELECT COUNT(*) FROM resources r{}", w.sql);
     let total: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
         .fetch_one(db.pool())
         .await?
         .try_get(0)?;
-    let sql = format!(
-        "{ROW_SELECT}{}{ORDER} LIMIT {} OFFSET {}",
-        w.sql,
-        limit.clamp(1, PRINT_LIMIT),
-        offset.clamp(0, i64::MAX / 2)
-    );
+    if offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    // Read in index order, a page walks `resources_listing` until it has its rows: quick when
+    // the matches are many, but a walk over the whole directory, with a lookup per entry, when
+    // they are few. Few matches are collected first and then sorted; the materialised set
+    // keeps SQLite, which has no statistics, from walking an index for the order anyway.
+    let sql = if total >= enough {
+        format!(
+            "{ROW_SELECT}{}{ORDER_INDEXED} LIMIT {limit} OFFSET {offset}",
+            w.sql
+        )
+    } else {
+        format!(
+            "WITH matches AS MATERIALIZED ({ROW_SELECT}{}) SELECT * FROM matches r{ORDER} LIMIT {limit} OFFSET {offset}",
+            w.sql
+        )
+    };
     let rows = bind_all(sqlx::query(&sql), &w.binds)
         .fetch_all(db.pool())
         .await?;

@@ -17,7 +17,7 @@ mod resource_transfer;
 mod resources;
 mod routes;
 mod survey_definitions;
+mod survey_mail;
 mod survey_results;
 mod survey_transfer;
-mod survey_mail;
 mod surveys;
