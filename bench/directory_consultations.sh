@@ -29,7 +29,7 @@ KEEP="${BENCH_KEEP:-}"
 ONLY="${BENCH_ONLY:-}"
 EXPLAIN="${BENCH_EXPLAIN:-1}"
 RETRIES="${BENCH_RETRIES:-2}"
-EXTRA_SQL="${BENCH_EXTRA_SQL:-}"   # SQL applied after loading, e.g. bench/scale/proposed_indexes.sql
+EXTRA_SQL="${BENCH_EXTRA_SQL:-}"   # SQL applied after loading, e.g. a candidate index
 if [[ -n "$EXTRA_SQL" ]]; then
     [[ -f "$EXTRA_SQL" ]] || { echo "BENCH_EXTRA_SQL=$EXTRA_SQL: no such file" >&2; exit 2; }
     EXTRA_SQL="$(cd "$(dirname "$EXTRA_SQL")" && pwd)/$(basename "$EXTRA_SQL")"
@@ -72,9 +72,13 @@ fi
 if "$BIN" demo --help 2>/dev/null | grep -q -- '--database-url'; then :; else
     case " $BACKENDS " in *" postgres "*) die "this build of tsunagu demo has no --database-url" ;; esac
 fi
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 BIN_STAMP="$(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)"
-if [[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]]; then COMMIT="$COMMIT (work tree with uncommitted changes)"; fi
+if [[ -n "${BENCH_COMMIT:-}" ]]; then
+    COMMIT="$BENCH_COMMIT"
+else
+    COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]]; then COMMIT="working tree after $COMMIT"; fi
+fi
 
 # --- temporary state and cleanup ------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tsunagu-dc.XXXXXX")"

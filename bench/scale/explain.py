@@ -30,14 +30,20 @@ CATEGORY_SELECT = """SELECT c.id, c.code, c.name, c.sort_order, c.retired_at,
     FROM resource_categories c"""
 ROW_SELECT = """SELECT r.id, r.provider_name, r.name, c.name AS category_name, m.name AS municipality_name,
     r.phone, r.hours, r.availability, r.availability_confirmed_on, r.age_min, r.age_max, r.is_public, r.retired_at,
-    r.last_verified_on
+    r.last_verified_on, r.search_text
     FROM resources r
     JOIN resource_categories c ON c.id = r.category_id
     LEFT JOIN municipalities m ON m.code6 = r.municipality_code6"""
-ORDER = " ORDER BY CASE r.availability WHEN 'available' THEN 0 WHEN 'limited' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END, r.search_text, r.id"
+RANK = "CASE r.availability WHEN 'available' THEN 0 WHEN 'limited' THEN 1 WHEN 'unknown' THEN 2 ELSE 3 END"
+# search_range: with a keyword, first up to ENOUGH ids in no order (fewer: they are all the
+# matches, and the page is read by id); else the count, then the page in index order
+# (ORDER_INDEXED) when there are at least ENOUGH matches, or the few matches materialised and
+# sorted (ORDER).
+ENOUGH = 10 * 20
+ORDER = f" ORDER BY {RANK}, r.search_text, r.id"
+ORDER_INDEXED = f" ORDER BY {RANK}, substr(r.search_text, 1, 64), r.search_text, r.id"
 STAFF = " WHERE 1 = 1 AND r.retired_at IS NULL"
 PUBLIC = " WHERE 1 = 1 AND r.is_public = 1 AND r.retired_at IS NULL"
-KEYWORD = " AND r.search_text LIKE $1 ESCAPE '\\'"
 TWO_CLICK = (
     " AND (r.municipality_code6 IN (SELECT am.municipality_code6 FROM area_municipalities am WHERE am.area_id = $1)"
     " OR EXISTS (SELECT 1 FROM resource_service_areas sa JOIN area_municipalities am ON am.municipality_code6 = sa.municipality_code6"
@@ -54,7 +60,18 @@ SUMMARY_SELECT = """SELECT c.id, c.receipt_no, c.received_at, c.received_on, c.c
     LEFT JOIN municipalities m ON m.code6 = c.child_municipality_code6
     LEFT JOIN users h ON h.id = c.handled_by"""
 LIST_ORDER = " ORDER BY c.received_at DESC, c.id DESC LIMIT 50 OFFSET 0"
-C_KEYWORD = " AND c.search_text LIKE $1 ESCAPE '\\'"
+
+
+def contains(kind, column, param):
+    """resources::contains: LIKE on SQLite, strpos on PostgreSQL."""
+    return f" AND {column} LIKE {param} ESCAPE '\\'" if kind == "sqlite" else f" AND strpos({column}, {param}) > 0"
+
+
+def term_value(kind, term):
+    if kind == "sqlite":
+        esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"%{esc}%"
+    return term
 
 # --- consultation_stats.rs -------------------------------------------------------------------
 IN_PERIOD = "c.received_on >= $1 AND c.received_on <= $2"
@@ -63,12 +80,13 @@ IN_PERIOD = "c.received_on >= $1 AND c.received_on <= $2"
 def stats_queries():
     col = lambda c: f"SELECT c.{c} AS code, COUNT(*) AS n FROM consultations c WHERE {IN_PERIOD} GROUP BY c.{c}"  # noqa: E731
     return [
-        ("stats: totals", f"SELECT COUNT(*) AS n, CAST(COALESCE(SUM(c.minutes_spent), 0) AS BIGINT) AS minutes, COUNT(c.minutes_spent) AS with_minutes FROM consultations c WHERE {IN_PERIOD}"),
-        ("stats: by month", f"SELECT substr(c.received_on, 1, 7) AS code, COUNT(*) AS n FROM consultations c WHERE {IN_PERIOD} GROUP BY substr(c.received_on, 1, 7)"),
-        ("stats: by topic", f"SELECT t.topic AS code, COUNT(*) AS n FROM consultation_topics t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.topic"),
-        ("stats: without topic", f"SELECT COUNT(*) FROM consultations c WHERE {IN_PERIOD} AND NOT EXISTS (SELECT 1 FROM consultation_topics t WHERE t.consultation_id = c.id)"),
-        ("stats: by care type", f"SELECT t.care_type_code AS code, COUNT(*) AS n FROM consultation_care_types t JOIN consultations c ON c.id = t.consultation_id WHERE {IN_PERIOD} GROUP BY t.care_type_code"),
-        ("stats: without care type", f"SELECT COUNT(*) FROM consultations c WHERE {IN_PERIOD} AND NOT EXISTS (SELECT 1 FROM consultation_care_types t WHERE t.consultation_id = c.id)"),
+        ("stats: by month, with the totals and minutes",
+         "SELECT substr(c.received_on, 1, 7) AS code, COUNT(*) AS n, CAST(COALESCE(SUM(c.minutes_spent), 0) AS BIGINT) AS minutes, "
+         f"COUNT(c.minutes_spent) AS with_minutes FROM consultations c WHERE {IN_PERIOD} GROUP BY substr(c.received_on, 1, 7)"),
+        ("stats: by topic, and without",
+         f"SELECT t.topic AS code, COUNT(*) AS n FROM consultations c LEFT JOIN consultation_topics t ON t.consultation_id = c.id WHERE {IN_PERIOD} GROUP BY t.topic"),
+        ("stats: by care type, and without",
+         f"SELECT t.care_type_code AS code, COUNT(*) AS n FROM consultations c LEFT JOIN consultation_care_types t ON t.consultation_id = c.id WHERE {IN_PERIOD} GROUP BY t.care_type_code"),
         ("stats: by requester type", col("requester_type")),
         ("stats: by channel", col("channel")),
         ("stats: by age band", col("child_age_band")),
@@ -77,37 +95,51 @@ def stats_queries():
     ]
 
 
-def like(term):
-    esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{esc}%"
-
-
 def queries(db):
+    kind = db.kind
     area = db.query("SELECT id FROM areas WHERE prefecture_code = '03' ORDER BY sort_order LIMIT 1")[0][0]
     cat = db.query("SELECT id FROM resource_categories WHERE code = 'home_nursing'")[0][0]
     coord = db.query("SELECT id FROM users WHERE login_id = 'coordinator'")[0][0]
     today = dt.datetime.now(JST).date()
-    fy = fiscal_year(today)
+    fy = fiscal_year(today) - 1  # the last full 年度: the most rows a 年度 has
     fy_from, fy_to = f"{fy}-04-01", f"{fy + 1}-03-31"
-    kw = like(normalize_for_search("ステーション"))
-    ckw = like(normalize_for_search("ショートステイ"))
+    kw = [term_value(kind, normalize_for_search("ステーション"))]
+    one_term = contains(kind, "r.search_text", "$1")
+    rare = [term_value(kind, t) for t in normalize_for_search("ひまわり 盛岡").split(" ")]
+    two_terms = one_term + contains(kind, "r.search_text", "$2")
+    rare_ids = [r[0] for r in db.query(
+        f"SELECT r.id FROM resources r{STAFF}"
+        + "".join(f" AND r.search_text LIKE '%{t}%'" for t in normalize_for_search("ひまわり 盛岡").split(" "))
+        + f" LIMIT {ENOUGH}")]
+    by_ids = " WHERE r.id IN (" + ", ".join(f"${i}" for i in range(1, len(rare_ids) + 1)) + ")"
+    c_kw = contains(kind, "c.search_text", "$1")
+    ckw = [term_value(kind, normalize_for_search("ショートステイ"))]
+    crare = [term_value(kind, normalize_for_search("R1-20191"))]
     q = [
         ("resources: categories with counts (every search page)", CATEGORY_SELECT + " WHERE c.retired_at IS NULL ORDER BY c.sort_order, c.name", []),
         ("resources: count, no filter", "SELECT COUNT(*) FROM resources r" + STAFF, []),
-        ("resources: page, no filter", ROW_SELECT + STAFF + ORDER + " LIMIT 20 OFFSET 0", []),
-        ("resources: count, keyword", "SELECT COUNT(*) FROM resources r" + STAFF + KEYWORD, [kw]),
-        ("resources: page, keyword", ROW_SELECT + STAFF + KEYWORD + ORDER + " LIMIT 20 OFFSET 0", [kw]),
+        ("resources: page, no filter (index order)", ROW_SELECT + STAFF + ORDER_INDEXED + " LIMIT 20 OFFSET 0", []),
+        ("resources: keyword, up to 200 ids (many: stops early)", f"SELECT r.id FROM resources r{STAFF}{one_term} LIMIT {ENOUGH}", kw),
+        ("resources: count, keyword", "SELECT COUNT(*) FROM resources r" + STAFF + one_term, kw),
+        ("resources: page, keyword (index order)", ROW_SELECT + STAFF + one_term + ORDER_INDEXED + " LIMIT 20 OFFSET 0", kw),
+        ("resources: two keywords, up to 200 ids (fewer: all the matches)", f"SELECT r.id FROM resources r{STAFF}{two_terms} LIMIT {ENOUGH}", rare),
+        ("resources: page, two keywords (by id)", ROW_SELECT + by_ids + ORDER + " LIMIT 20 OFFSET 0", rare_ids),
         ("resources: count, area + category + care", "SELECT COUNT(*) FROM resources r" + STAFF + TWO_CLICK, [area, cat, "ventilator"]),
-        ("resources: page, area + category + care", ROW_SELECT + STAFF + TWO_CLICK + ORDER + " LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
-        ("directory: count, keyword", "SELECT COUNT(*) FROM resources r" + PUBLIC + KEYWORD, [kw]),
-        ("directory: page, keyword", ROW_SELECT + PUBLIC + KEYWORD + ORDER + " LIMIT 20 OFFSET 0", [kw]),
+        ("resources: page, area + category + care (index order)", ROW_SELECT + STAFF + TWO_CLICK + ORDER_INDEXED + " LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
+        ("resources: page, area + category + care (few: materialised)",
+         f"WITH matches AS MATERIALIZED ({ROW_SELECT}{STAFF}{TWO_CLICK}) SELECT * FROM matches r{ORDER} LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
+        ("directory: count, no filter", "SELECT COUNT(*) FROM resources r" + PUBLIC, []),
+        ("directory: page, no filter (index order)", ROW_SELECT + PUBLIC + ORDER_INDEXED + " LIMIT 20 OFFSET 0", []),
+        ("directory: count, keyword", "SELECT COUNT(*) FROM resources r" + PUBLIC + one_term, kw),
+        ("directory: page, keyword (index order)", ROW_SELECT + PUBLIC + one_term + ORDER_INDEXED + " LIMIT 20 OFFSET 0", kw),
         ("consultations: count mine (tab)", COUNT_FROM + " AND c.handled_by = $1 AND c.status <> 'closed'", [coord]),
         ("consultations: count due (tab)", COUNT_FROM + " AND c.follow_up_on <= $1 AND c.status <> 'closed'", [today.isoformat()]),
         ("consultations: count received (tab)", COUNT_FROM + " AND c.status = $1", ["received"]),
-        ("consultations: count, all", COUNT_FROM, []),
         ("consultations: page, all", SUMMARY_SELECT + " WHERE 1 = 1 " + LIST_ORDER.strip(), []),
-        ("consultations: count, keyword", COUNT_FROM + C_KEYWORD, [ckw]),
-        ("consultations: page, keyword", SUMMARY_SELECT + " WHERE 1 = 1" + C_KEYWORD + " " + LIST_ORDER.strip(), [ckw]),
+        ("consultations: count, all (the page is full)", COUNT_FROM, []),
+        ("consultations: page, keyword", SUMMARY_SELECT + " WHERE 1 = 1" + c_kw + " " + LIST_ORDER.strip(), ckw),
+        ("consultations: count, keyword (the page is full)", COUNT_FROM + c_kw, ckw),
+        ("consultations: page, receipt number (one match, no count)", SUMMARY_SELECT + " WHERE 1 = 1" + c_kw + " " + LIST_ORDER.strip(), crare),
     ]
     for label, sql in stats_queries():
         q.append((f"{label} (年度 {fy})", sql, [fy_from, fy_to]))

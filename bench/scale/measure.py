@@ -55,6 +55,30 @@ def proc_cpu_seconds(pids):
     return out
 
 
+def reaped_cpu_seconds(pid):
+    """CPU seconds of the children `pid` has waited for: for the PostgreSQL postmaster, its
+    parallel query workers, which live for one query and are never among the backends."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def parent_pid(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def own_cpu_seconds():
     t = os.times()
     return t.user + t.system
@@ -134,10 +158,11 @@ class Client:
         raise RuntimeError("unreachable")
 
 
-def run(host, port, cookie, urls, n, clients, ours=lambda: []):
+def run(host, port, cookie, urls, n, clients, ours=lambda: [], postmaster=None):
     """n requests in all, spread over `clients` clients, each cycling through the URLs. `ours()`:
     the PIDs of the server (and its database backends), whose CPU is not "other load"; asked
-    before and after, so that a backend the pool opened during the run counts as ours."""
+    before and after, so that a backend the pool opened during the run counts as ours. The
+    CPU of PostgreSQL's parallel workers is counted through `postmaster`, which reaps them."""
     lat, errors, lock = [], [], threading.Lock()
     per = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
 
@@ -162,6 +187,7 @@ def run(host, port, cookie, urls, n, clients, ours=lambda: []):
     c0 = cpu_times()
     l0 = loadavg()
     p0 = proc_cpu_seconds(ours())
+    r0 = reaped_cpu_seconds(postmaster)
     s0 = own_cpu_seconds()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
@@ -173,6 +199,7 @@ def run(host, port, cookie, urls, n, clients, ours=lambda: []):
     busy = busy_pct(c0, cpu_times())
     p1 = proc_cpu_seconds(ours())
     used = own_cpu_seconds() - s0 + sum(v - p0.get(pid, 0.0) for pid, v in p1.items())
+    used += reaped_cpu_seconds(postmaster) - r0
     mine = 100.0 * used / (wall * NCPU) if wall > 0 else 0.0
     lat.sort()
     return {
@@ -223,6 +250,9 @@ def main():
     def ours():
         return ([a.server_pid] if a.server_pid else []) + pg_backend_pids(a.pg_url)
 
+    backends = pg_backend_pids(a.pg_url)
+    postmaster = parent_pid(backends[0]) if backends else None
+
     print("\t".join(["backend", "page", "mode", "requests", "errors", "p50_ms", "p95_ms", "max_ms", "req_per_s",
                      "load1", "busy_pct", "other_pct", "disturbed", "quiet_pct_before", "results", "bytes"]), flush=True)
     for label, rx, urls in plan:
@@ -243,7 +273,7 @@ def main():
         log(f"{a.backend} {label}: machine {quiet:.0f}% busy after waiting {waited:.0f} s (load {loadavg()})")
         for mode, clients in (("seq", 1), (f"{a.concurrency}conc", a.concurrency)):
             for attempt in range(a.retries + 1):
-                r = run(host, port, a.cookie, urls, a.requests, clients, ours)
+                r = run(host, port, a.cookie, urls, a.requests, clients, ours, postmaster)
                 if r["other"] <= a.quiet_pct or attempt == a.retries:
                     break
                 log(f"  {mode}: other load {r['other']:.0f}% during the run; again after a quiet moment")
