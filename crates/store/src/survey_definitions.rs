@@ -48,29 +48,7 @@ pub async fn versions(db: &Db, prefecture_code: &str, family: &str) -> Result<Ve
 
 /// The newest version of each retired definition, so that it can be put back into use.
 pub async fn retired(db: &Db, prefecture_code: &str) -> Result<Vec<DefinitionSummary>> {
-    let rows = sqlx::query(
-        "SELECT d.id, d.family, d.version, d.title, d.updated_at,
-            (SELECT COUNT(*) FROM survey_rounds r WHERE r.definition_id = d.id) AS rounds
-         FROM survey_definitions d
-         WHERE d.prefecture_code = $1 AND d.retired <> 0
-           AND d.version = (SELECT MAX(v.version) FROM survey_definitions v WHERE v.prefecture_code = d.prefecture_code AND v.family = d.family)
-         ORDER BY d.title, d.family",
-    )
-    .bind(prefecture_code)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DefinitionSummary {
-                id: r.try_get("id")?,
-                family: r.try_get("family")?,
-                version: r.try_get("version")?,
-                title: r.try_get("title")?,
-                rounds: r.try_get("rounds")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    crate::surveys::newest_versions(db, prefecture_code, true).await
 }
 
 /// A round issued with a version, as named in the definition view.

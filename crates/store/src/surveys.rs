@@ -115,17 +115,27 @@ async fn insert_definition(
     Ok(id)
 }
 
-/// The newest version of every definition of the prefecture.
+/// The newest version of every definition of the prefecture in use.
 pub async fn definitions(db: &Db, prefecture_code: &str) -> Result<Vec<DefinitionSummary>> {
+    newest_versions(db, prefecture_code, false).await
+}
+
+/// The newest version of each definition, in use or (`retired`) retired.
+pub(crate) async fn newest_versions(
+    db: &Db,
+    prefecture_code: &str,
+    retired: bool,
+) -> Result<Vec<DefinitionSummary>> {
     let rows = sqlx::query(
         "SELECT d.id, d.family, d.version, d.title, d.updated_at,
             (SELECT COUNT(*) FROM survey_rounds r WHERE r.definition_id = d.id) AS rounds
          FROM survey_definitions d
-         WHERE d.prefecture_code = $1 AND d.retired = 0
+         WHERE d.prefecture_code = $1 AND (d.retired <> 0) = ($2 <> 0)
            AND d.version = (SELECT MAX(v.version) FROM survey_definitions v WHERE v.prefecture_code = d.prefecture_code AND v.family = d.family)
          ORDER BY d.title, d.family",
     )
     .bind(prefecture_code)
+    .bind(i64::from(retired))
     .fetch_all(db.pool())
     .await?;
     rows.iter()
