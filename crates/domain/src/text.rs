@@ -135,6 +135,55 @@ fn katakana_to_hiragana(c: char) -> char {
     }
 }
 
+/// The most grams a term is looked up by: enough to be selective, few enough for a short query.
+const MAX_TERM_GRAMS: usize = 12;
+
+/// The grams of a search key (文字組): every character, and every two adjacent characters
+/// within a word; sorted and distinct. An index of these finds every key that contains a term,
+/// because the key then has all of the term's [`term_grams`]; it also finds a few that do not,
+/// so a substring check on the key follows. Pairs, not triples, because two-character Japanese
+/// terms (吸引, 停電) are common; single characters for one-character terms (昆).
+///
+/// PostgreSQL computes the same grams in SQL for its index (the function `search_grams` of
+/// migration 0009); the HTTP tests of keyword search run on both.
+pub fn search_grams(key: &str) -> Vec<String> {
+    let mut grams: Vec<String> = Vec::new();
+    for word in key.split(' ') {
+        let chars: Vec<char> = word.chars().collect();
+        grams.extend(chars.iter().map(|c| c.to_string()));
+        grams.extend(chars.windows(2).map(|pair| pair.iter().collect::<String>()));
+    }
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+/// The grams a key must have to contain a keyword term (normalised, without spaces): the term
+/// itself when it is one character long, else its pairs (up to 12, spread over it).
+pub fn term_grams(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() < 2 {
+        return if term.is_empty() {
+            Vec::new()
+        } else {
+            vec![term.to_string()]
+        };
+    }
+    let mut grams: Vec<String> = chars
+        .windows(2)
+        .map(|pair| pair.iter().collect::<String>())
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    if grams.len() > MAX_TERM_GRAMS {
+        let step = grams.len() as f64 / MAX_TERM_GRAMS as f64;
+        grams = (0..MAX_TERM_GRAMS)
+            .filter_map(|i| grams.get((i as f64 * step) as usize).cloned())
+            .collect();
+    }
+    grams
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +325,61 @@ mod tests {
             let once = normalize_for_search(s);
             assert_eq!(normalize_for_search(&once), once, "{s:?}");
         }
+    }
+
+    #[test]
+    fn grams_are_the_characters_and_the_pairs_within_each_word() {
+        let g = search_grams("きゅういん r8-1");
+        let mut expected: Vec<String> = [
+            "き", "ゅ", "う", "い", "ん", "きゅ", "ゅう", "うい", "いん", "r", "8", "-", "1", "r8",
+            "8-", "-1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        expected.sort();
+        assert_eq!(g, expected);
+    }
+
+    #[test]
+    fn grams_are_distinct() {
+        assert_eq!(search_grams("ああああ"), ["あ", "ああ"]);
+        assert_eq!(search_grams(""), Vec::<String>::new());
+    }
+
+    /// The promise the index rests on: a key containing a term has every gram the term needs.
+    #[test]
+    fn a_key_containing_a_term_has_its_grams() {
+        let keys = [
+            "r8-0012 佐藤 花子 人工呼吸器を使っている子のしょーとすてい（短期入所）先を探している。",
+            "停電のとき吸引器のばってりーが何時間もつか不安。",
+            "a-b_c%d 100% \\ 'x' \"y\"",
+        ];
+        for key in keys {
+            let grams = search_grams(key);
+            for word in key.split(' ') {
+                let chars: Vec<char> = word.chars().collect();
+                for start in 0..chars.len() {
+                    for end in start + 1..=chars.len().min(start + 20) {
+                        let term: String = chars[start..end].iter().collect();
+                        let need = term_grams(&term);
+                        assert!(!need.is_empty(), "{term}");
+                        assert!(need.iter().all(|g| grams.contains(g)), "{term} in {key}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terms_need_their_pairs_or_themselves() {
+        assert!(term_grams("").is_empty());
+        assert_eq!(term_grams("昆"), ["昆"]);
+        assert_eq!(term_grams("吸引"), ["吸引"]);
+        assert_eq!(term_grams("ショート"), ["ショ", "ョー", "ート"]);
+        assert_eq!(
+            term_grams(&"あいうえおかきくけこさしすせそ".repeat(3)).len(),
+            12
+        );
     }
 }

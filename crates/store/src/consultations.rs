@@ -19,7 +19,8 @@ use tsunagu_domain::text::normalize_for_search;
 use tsunagu_domain::wareki::fiscal_year;
 
 use crate::audit::{self, AuditCtx, Event, escape_like};
-use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id, resources};
+use crate::resources::keyword_terms;
+use crate::{Backend, Db, Result, StoreError, Tx, clock, consultation_index, new_id, resources};
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -228,8 +229,12 @@ impl Where {
     }
 
     async fn count(&self, db: &Db, from_where: &str) -> Result<i64> {
-        let sql = format!("{from_where}{}", self.sql);
-        let mut q = sqlx::query_scalar(&sql);
+        self.number(db, &format!("{from_where}{}", self.sql)).await
+    }
+
+    /// The one number `sql` (which holds this clause) gives.
+    async fn number(&self, db: &Db, sql: &str) -> Result<i64> {
+        let mut q = sqlx::query_scalar(sql);
         for b in &self.binds {
             q = q.bind(b.clone());
         }
@@ -278,16 +283,6 @@ fn scope_referrals(actor: &Actor, w: &mut Where) -> bool {
         }
         Scope::User(_) | Scope::Municipality(_) | Scope::Nothing => false,
     }
-}
-
-/// The search key of a keyword: terms of the normalised text, each to be contained.
-fn keyword_terms(keyword: &str) -> Vec<String> {
-    normalize_for_search(keyword)
-        .split(' ')
-        .filter(|t| !t.is_empty())
-        .take(8)
-        .map(str::to_string)
-        .collect()
 }
 
 /// What the keyword search looks through.
@@ -462,6 +457,8 @@ impl Default for PageReq {
 pub struct Listing<T> {
     pub rows: Vec<T>,
     pub total: i64,
+    /// `total` is only a lower bound: there are more (a keyword found in too many to count).
+    pub more: bool,
 }
 
 const COUNT_FROM: &str = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1";
@@ -469,6 +466,9 @@ const COUNT_FROM: &str = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1";
 /// A keyword search reads its page in date order, down the index, when there are at least
 /// this many matches per row up to the end of the page (see [`list`]).
 const DENSE_MATCHES: i64 = 10;
+
+/// Where the count of a keyword's matches stops; the list then says "1,000件以上".
+pub const COUNT_UP_TO: i64 = 1_000;
 
 /// The most ids a page is read by (each a bound value; SQLite takes 32,766).
 const MAX_IDS: i64 = 10_000;
@@ -593,6 +593,7 @@ pub async fn list(
         return Ok(Listing {
             rows: Vec::new(),
             total: 0,
+            more: false,
         });
     }
     apply_filter(db.backend(), filter, &mut w);
@@ -600,51 +601,100 @@ pub async fn list(
     let offset = (page.page.max(1) - 1).saturating_mul(per_page);
     let order_limit =
         format!("ORDER BY c.received_at DESC, c.id DESC LIMIT {per_page} OFFSET {offset}");
-    if !keyword_terms(&filter.keyword).is_empty() {
-        // A keyword is looked for in the text of every consultation. Up to `enough` matches,
-        // in no order, come first: fewer are all there are, so they give the count and the
-        // page, read by id, and the text is read once; the walk down the date index below
-        // would read it all, one lookup at a time, to find a few.
+    let lookup = consultation_index::lookup(db.backend(), &keyword_terms(&filter.keyword));
+    if let Some(lookup) = &lookup {
+        // The keyword index gives the consultations that may contain the terms. Fewer than
+        // `enough` of them are all there are: the page and the count are read among them, by
+        // id. More are dense enough to be met soon down the date index, below.
         let enough = offset
             .saturating_add(per_page)
             .saturating_mul(DENSE_MATCHES)
             .min(MAX_IDS);
-        let ids: Vec<String> = w
-            .query(&format!(
-                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {enough}",
-                w.sql
-            ))
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
-        let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        if found < enough {
-            if offset >= found {
+        let ids = consultation_index::candidates(db, lookup, enough).await?;
+        if i64::try_from(ids.len()).unwrap_or(i64::MAX) < enough {
+            if ids.is_empty() {
                 return Ok(Listing {
                     rows: Vec::new(),
-                    total: found,
+                    total: 0,
+                    more: false,
                 });
             }
-            let by_id = Where {
-                sql: format!(" AND c.id IN ({})", placeholders(1, ids.len())),
-                binds: ids,
+            let mut by_id = Where {
+                sql: format!(
+                    "{} AND c.id IN ({})",
+                    w.sql,
+                    placeholders(w.binds.len() + 1, ids.len())
+                ),
+                binds: w.binds.clone(),
             };
+            by_id.binds.extend(ids);
             let rows = summaries(db, &by_id, &order_limit).await?;
-            return Ok(Listing { rows, total: found });
+            return listing(db, &by_id, rows, offset, per_page).await;
         }
     }
     // Newest first through the index `consultations_received_at` (migration 0006).
     let rows = summaries(db, &w, &order_limit).await?;
-    // A page that is not full ends the list, so it gives the count.
-    let shown = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    let total = if shown < per_page && (shown > 0 || offset == 0) {
-        offset.saturating_add(shown)
+    match &lookup {
+        Some(lookup) if !page_ends_list(rows.len(), offset, per_page) => {
+            // Counting every match of a common word would read them all: the count stops at
+            // `COUNT_UP_TO`, read from the index.
+            let mut counted = Where {
+                sql: format!(
+                    " AND {}{}",
+                    lookup
+                        .condition
+                        .replace('?', &format!("${}", w.binds.len() + 1)),
+                    w.sql
+                ),
+                binds: w.binds.clone(),
+            };
+            counted.binds.push(lookup.query.clone());
+            let total = counted
+                .number(
+                    db,
+                    &format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE 1 = 1{} LIMIT {}) capped",
+                        lookup.from,
+                        counted.sql,
+                        COUNT_UP_TO + 1
+                    ),
+                )
+                .await?;
+            Ok(Listing {
+                rows,
+                total: total.min(COUNT_UP_TO),
+                more: total > COUNT_UP_TO,
+            })
+        }
+        _ => listing(db, &w, rows, offset, per_page).await,
+    }
+}
+
+/// Whether a page of `shown` rows is the last one: a page that is not full ends the list (and
+/// so gives the count), unless it is empty past the first page.
+fn page_ends_list(shown: usize, offset: i64, per_page: i64) -> bool {
+    let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+    shown < per_page && (shown > 0 || offset == 0)
+}
+
+/// The page `rows` of the consultations matching `w`, with their count.
+async fn listing(
+    db: &Db,
+    w: &Where,
+    rows: Vec<Summary>,
+    offset: i64,
+    per_page: i64,
+) -> Result<Listing<Summary>> {
+    let total = if page_ends_list(rows.len(), offset, per_page) {
+        offset.saturating_add(i64::try_from(rows.len()).unwrap_or(i64::MAX))
     } else {
         w.count(db, COUNT_FROM).await?
     };
-    Ok(Listing { rows, total })
+    Ok(Listing {
+        rows,
+        total,
+        more: false,
+    })
 }
 
 /// The actor's own consultations that are not closed (自分の対応中), those with the nearest
@@ -867,6 +917,7 @@ async fn insert(
     let receipt_no = next_receipt_no(tx, fy).await?;
     let id = new_id();
     let now = clock::now_text();
+    let search = search_text(input, &receipt_no);
     sqlx::query(
         "INSERT INTO consultations (id, receipt_no, fiscal_year, received_at, received_on, channel, requester_type,
             requester_name, requester_contact, requester_organisation, child_municipality_code6, child_age_band,
@@ -892,12 +943,13 @@ async fn insert(
     .bind(input.handled_by.clone())
     .bind(&input.status)
     .bind(source.code())
-    .bind(search_text(input, &receipt_no))
+    .bind(&search)
     .bind(created_by.map(str::to_string))
     .bind(&now)
     .execute(tx.conn())
     .await
     .map_err(map_fk)?;
+    consultation_index::store(tx, &id, &search).await?;
     set_codes(tx, &id, input).await?;
     audit::append(
         tx,
@@ -942,6 +994,7 @@ pub async fn update(
         return Ok(());
     }
     let (on, fy) = received_on(&input.received_at)?;
+    let search = search_text(input, &current.receipt_no);
     sqlx::query(
         "UPDATE consultations SET fiscal_year = $1, received_at = $2, received_on = $3, channel = $4, requester_type = $5,
             requester_name = $6, requester_contact = $7, requester_organisation = $8, child_municipality_code6 = $9,
@@ -965,12 +1018,13 @@ pub async fn update(
     .bind(input.minutes_spent)
     .bind(input.handled_by.clone())
     .bind(&input.status)
-    .bind(search_text(input, &current.receipt_no))
+    .bind(&search)
     .bind(clock::now_text())
     .bind(id)
     .execute(tx.conn())
     .await
     .map_err(map_fk)?;
+    consultation_index::store(tx, id, &search).await?;
     set_codes(tx, id, input).await?;
     audit::append(
         tx,
@@ -1873,15 +1927,6 @@ mod tests {
         );
         assert_eq!(w.binds.len(), 2);
         assert_eq!(placeholders(3, 2), "$3, $4");
-    }
-
-    #[test]
-    fn keywords_are_normalised_terms() {
-        assert_eq!(
-            keyword_terms("  ｼｮｰﾄｽﾃｲ　人工呼吸器 "),
-            vec!["しょーとすてい".to_string(), "人工呼吸器".to_string()]
-        );
-        assert!(keyword_terms("   ").is_empty());
     }
 
     #[test]

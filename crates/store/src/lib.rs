@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod care_types;
+pub mod consultation_index;
 pub mod consultation_stats;
 pub mod consultations;
 pub mod demo;

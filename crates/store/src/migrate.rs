@@ -10,6 +10,15 @@ struct Migration {
     common: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// Data written by the program after the SQL, in the same transaction.
+    then: Option<DataStep>,
+}
+
+/// Data a migration needs that SQL alone cannot compute.
+#[derive(Clone, Copy)]
+enum DataStep {
+    /// Fill the keyword index of consultations from their search keys.
+    IndexConsultations,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -19,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0001_platform.sql"),
         sqlite: include_str!("../migrations/0001_platform.sqlite.sql"),
         postgres: include_str!("../migrations/0001_platform.postgres.sql"),
+        then: None,
     },
     Migration {
         version: 2,
@@ -26,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0002_care_types.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 3,
@@ -33,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0003_resources.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 4,
@@ -40,6 +52,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0004_consultations.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 5,
@@ -47,6 +60,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0005_resource_imports.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 6,
@@ -54,6 +68,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0006_scale_indexes.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 7,
@@ -61,6 +76,7 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0007_surveys.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
     },
     Migration {
         version: 8,
@@ -68,6 +84,15 @@ const MIGRATIONS: &[Migration] = &[
         common: include_str!("../migrations/0008_survey_results.sql"),
         sqlite: "",
         postgres: "",
+        then: None,
+    },
+    Migration {
+        version: 9,
+        name: "consultation_search",
+        common: "",
+        sqlite: include_str!("../migrations/0009_consultation_search.sqlite.sql"),
+        postgres: include_str!("../migrations/0009_consultation_search.postgres.sql"),
+        then: Some(DataStep::IndexConsultations),
     },
 ];
 
@@ -101,13 +126,21 @@ pub async fn run(db: &Db) -> Result<usize> {
         if done.is_some() {
             continue;
         }
-        sqlx::raw_sql(m.common).execute(tx.conn()).await?;
+        if !m.common.trim().is_empty() {
+            sqlx::raw_sql(m.common).execute(tx.conn()).await?;
+        }
         let specific = match db.backend() {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
         if !specific.trim().is_empty() {
             sqlx::raw_sql(specific).execute(tx.conn()).await?;
+        }
+        match m.then {
+            Some(DataStep::IndexConsultations) => {
+                crate::consultation_index::rebuild(&mut tx).await?;
+            }
+            None => {}
         }
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -11,7 +11,7 @@ use settings::Settings;
 use tsunagu_domain::roles::Role;
 use tsunagu_store::accounts::{self, UserInput};
 use tsunagu_store::audit::{self, AuditCtx, Verification};
-use tsunagu_store::{Db, DbOptions, backup, demo, migrate, orgs, reference};
+use tsunagu_store::{Db, DbOptions, backup, consultation_index, demo, migrate, orgs, reference};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,9 @@ enum Command {
     },
     /// Apply database migrations and load reference data, then exit.
     Migrate,
+    /// Rebuild the keyword index of consultations from their search keys (after loading
+    /// consultations into the database by other means than Tsunagu).
+    Reindex,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -235,6 +238,20 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                 migrate::latest_version(),
                 db.backend().name()
             );
+        }
+        Command::Reindex => {
+            let db = open(settings).await?;
+            let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+            let n = consultation_index::rebuild(&mut tx)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            match n {
+                Some(n) => println!("相談記録のキーワード索引を作り直しました（{n}件）"),
+                None => println!(
+                    "PostgreSQL では相談記録のキーワード索引はデータベースが保ちます。作り直しは不要です"
+                ),
+            }
         }
         Command::User { command } => {
             let db = open(settings).await?;

@@ -414,15 +414,21 @@ async fn list(
                     ])
                 )
             };
-            let pager = (listing.total > PER_PAGE).then(|| Pager {
+            // A common keyword is counted up to a point: "1000件以上".
+            let count = if listing.more {
+                format!("{}件以上", listing.total)
+            } else {
+                format!("{}件", listing.total)
+            };
+            let pager = (listing.total > PER_PAGE || listing.more).then(|| Pager {
                 prev: (page_no > 1).then(|| link(page_no - 1)),
-                next: (last < listing.total).then(|| link(page_no + 1)),
-                info: format!("{}件中 {}–{}件", listing.total, first, last.max(first)),
+                next: (last < listing.total || listing.more).then(|| link(page_no + 1)),
+                info: format!("{count}中 {}–{}件", first, last.max(first)),
             });
             let caption = if filtered {
-                format!("条件に合う相談記録（{}件）", listing.total)
+                format!("条件に合う相談記録（{count}）")
             } else {
-                format!("相談記録（{}件）", listing.total)
+                format!("相談記録（{count}）")
             };
             (
                 listing.rows,

@@ -709,3 +709,124 @@ both!(the_public_form_files_a_request_in_received, |app| {
     limited.assert_contains("六回目の相談</textarea>");
     assert_eq!(count().await, before + 3);
 });
+
+/// Logs a consultation received today with `question`; returns its id and receipt number.
+async fn log_question(app: &TestApp, c: &mut Client, question: &str) -> (String, String) {
+    let received = format!("{} 09:00", today_jst(clock::now()));
+    let id = log_consultation(
+        c,
+        &[
+            ("received_at", &received),
+            ("channel", "phone"),
+            ("requester_type", "family"),
+            ("topics", "medical"),
+            ("question", question),
+            ("status", "in_progress"),
+        ],
+    )
+    .await;
+    let receipt = receipt_of(app, &id).await;
+    (id, receipt)
+}
+
+/// The receipt numbers linked from a list page.
+fn receipts_listed(page: &Page) -> Vec<String> {
+    page.body
+        .split("<th scope=\"row\" class=\"nowrap\"><a href=\"/consultations/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")
+                .and_then(|(_, rest)| rest.split_once("</a>"))
+        })
+        .map(|(receipt, _)| receipt.to_string())
+        .collect()
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+both!(
+    keyword_search_finds_exactly_the_consultations_holding_every_word,
+    |app| {
+        let mut c = app.signed_in("coordinator").await;
+        let (a, ra) =
+            log_question(&app, &mut c, "ゾウガメの飼育と吸引器の停電対策（R8-試験）").await;
+        // Every pair of ゾウガメ's characters, but not the word: the index offers it, the check
+        // on the text turns it away.
+        let (_, rb) = log_question(&app, &mut c, "象が亀を見た：ゾウガ・ガメ").await;
+        let search = |q: &str| format!("/consultations?q={}", urlencode(q));
+        for (q, expected) in [
+            ("ゾウガメ", vec![ra.clone()]),
+            ("ぞうがめ", vec![ra.clone()]),
+            ("ｿﾞｳｶﾞﾒ", vec![ra.clone()]),
+            ("亀", vec![rb.clone()]),
+            ("r8-試験", vec![ra.clone()]),
+            ("飼育　停電対策", vec![ra.clone()]),
+            ("ゾウガ ガメ", vec![rb.clone(), ra.clone()]),
+        ] {
+            let page = c.get(&search(q)).await;
+            assert_eq!(page.status, 200);
+            assert_eq!(receipts_listed(&page), expected, "{q}");
+            page.assert_contains(&format!("条件に合う相談記録（{}件）", expected.len()));
+        }
+
+        // An edit takes the old words out of the index and puts the new ones in.
+        let received = format!("{} 09:00", today_jst(clock::now()));
+        let edited = c
+            .post(
+                &format!("/consultations/{a}/edit"),
+                &[
+                    ("received_at", &received),
+                    ("channel", "phone"),
+                    ("requester_type", "family"),
+                    ("topics", "medical"),
+                    ("question", "リクガメの飼育"),
+                    ("status", "in_progress"),
+                ],
+            )
+            .await;
+        assert_eq!(edited.status, 303, "{}", edited.body);
+        let gone = c.get(&search("ゾウガメ")).await;
+        assert!(receipts_listed(&gone).is_empty());
+        gone.assert_contains("条件に合う相談記録はありません。");
+        let found = c.get(&search("リクガメ")).await;
+        assert_eq!(receipts_listed(&found), vec![ra.clone()]);
+
+        // A word in very many consultations is counted up to 1000, and the pages go on.
+        let mut tx = app.db.begin().await.expect("begin");
+        for i in 0..1001 {
+            let now = clock::now_text();
+            sqlx::query(
+            "INSERT INTO consultations (id, receipt_no, fiscal_year, received_at, received_on, channel,
+                requester_type, question, status, search_text, created_at, updated_at)
+             VALUES ($1, $2, 2020, '2020-06-01T00:00:00Z', '2020-06-01', 'phone', 'family', 'ハリネズミ', 'closed',
+                $3, $4, $4)",
+        )
+        .bind(tsunagu_store::new_id())
+        .bind(format!("R2-X{i:04}"))
+        .bind(format!("r2-x{i:04} はりねずみ"))
+        .bind(&now)
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+        }
+        // Written around the application, as `tsunagu reindex` is for.
+        tsunagu_store::consultation_index::rebuild(&mut tx)
+            .await
+            .expect("reindex");
+        tx.commit().await.expect("commit");
+        let many = c.get(&search("ハリネズミ")).await;
+        many.assert_contains("条件に合う相談記録（1000件以上）");
+        many.assert_contains("1000件以上中 1–50件");
+        assert_eq!(receipts_listed(&many).len(), 50);
+        let second = c.get(&format!("{}&page=2", search("ハリネズミ"))).await;
+        second.assert_contains("1000件以上中 51–100件");
+        assert_eq!(receipts_listed(&second).len(), 50);
+        let one = c.get(&search("R2-X0999")).await;
+        assert_eq!(receipts_listed(&one), vec!["R2-X0999".to_string()]);
+        // The words of the other consultations are still found after the rebuild.
+        let still = c.get(&search("リクガメ")).await;
+        assert_eq!(receipts_listed(&still), vec![ra]);
+    }
+);

@@ -1,0 +1,15 @@
+-- The keyword index of consultations (consultation_index.rs): the grams of each search key in
+-- a full-text table, written by the program with the consultation. FTS5 keys its rows by
+-- integer, so consultation_search gives each consultation one. Contentless and without
+-- positions: the grams are only looked up, never read back.
+CREATE TABLE consultation_search (
+    seq INTEGER PRIMARY KEY,
+    consultation_id TEXT NOT NULL UNIQUE REFERENCES consultations (id)
+);
+CREATE VIRTUAL TABLE consultation_grams USING fts5 (
+    grams,
+    content = '',
+    contentless_delete = 1,
+    detail = none,
+    tokenize = 'ascii'
+);
