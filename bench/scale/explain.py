@@ -88,12 +88,24 @@ def term_grams(term):
     return grams
 
 
-def index_lookup(kind, param):
-    """consultation_index::lookup: the condition that the keyword index may hold the terms."""
+INDEXED = {"consultations": ("c", "consultation_grams", "consultation_search"),
+           "resources": ("r", "resource_grams", "resource_search")}
+
+
+def index_from(kind, table):
+    """search_index::lookup: the tables read, the indexed one under its alias."""
+    alias, grams, keys = INDEXED[table]
     if kind == "sqlite":
-        return ("c.id IN (SELECT s.consultation_id FROM consultation_grams JOIN consultation_search s "
-                f"ON s.seq = consultation_grams.rowid WHERE consultation_grams MATCH {param})")
-    return f"search_grams(c.search_text) @> CAST({param} AS TEXT[])"
+        return f"{grams} JOIN {keys} k ON k.seq = {grams}.rowid JOIN {table} {alias} ON {alias}.id = k.row_id"
+    return f"{table} {alias}"
+
+
+def index_lookup(kind, param, table):
+    """search_index::lookup: the condition that the keyword index may hold the terms."""
+    alias, grams, _ = INDEXED[table]
+    if kind == "sqlite":
+        return f"{grams} MATCH {param}"
+    return f"search_grams({alias}.search_text) @> CAST({param} AS TEXT[])"
 
 
 def index_query(kind, keyword):
@@ -147,10 +159,17 @@ def queries(db):
         ("resources: categories with counts (every search page)", CATEGORY_SELECT + " WHERE c.retired_at IS NULL ORDER BY c.sort_order, c.name", []),
         ("resources: count, no filter", "SELECT COUNT(*) FROM resources r" + STAFF, []),
         ("resources: page, no filter (index order)", ROW_SELECT + STAFF + ORDER_INDEXED + " LIMIT 20 OFFSET 0", []),
-        ("resources: keyword, up to 200 ids (many: stops early)", f"SELECT r.id FROM resources r{STAFF}{one_term} LIMIT {ENOUGH}", kw),
-        ("resources: count, keyword", "SELECT COUNT(*) FROM resources r" + STAFF + one_term, kw),
+        ("resources: keyword index, up to 200 ids (many: stops early)",
+         f"SELECT r.id FROM {index_from(kind, 'resources')} WHERE {index_lookup(kind, '$1', 'resources')} LIMIT {ENOUGH}",
+         [index_query(kind, 'ステーション')]),
+        ("resources: count, keyword (among the index's answer)",
+         f"SELECT COUNT(*) FROM {index_from(kind, 'resources')}{STAFF}{one_term} AND {index_lookup(kind, '$2', 'resources')}",
+         kw + [index_query(kind, 'ステーション')]),
         ("resources: page, keyword (index order)", ROW_SELECT + STAFF + one_term + ORDER_INDEXED + " LIMIT 20 OFFSET 0", kw),
-        ("resources: two keywords, up to 200 ids (fewer: all the matches)", f"SELECT r.id FROM resources r{STAFF}{two_terms} LIMIT {ENOUGH}", rare),
+        ("resources: keyword index, two keywords (fewer than 200: all the candidates)",
+         f"SELECT r.id FROM {index_from(kind, 'resources')} WHERE {index_lookup(kind, '$1', 'resources')} LIMIT {ENOUGH}",
+         [index_query(kind, 'ひまわり 盛岡')]),
+        ("resources: two keywords among the candidates", f"SELECT r.id FROM resources r{STAFF}{two_terms}", rare),
         ("resources: page, two keywords (by id)", ROW_SELECT + by_ids + ORDER + " LIMIT 20 OFFSET 0", rare_ids),
         ("resources: count, area + category + care", "SELECT COUNT(*) FROM resources r" + STAFF + TWO_CLICK, [area, cat, "ventilator"]),
         ("resources: page, area + category + care (index order)", ROW_SELECT + STAFF + TWO_CLICK + ORDER_INDEXED + " LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
@@ -158,7 +177,9 @@ def queries(db):
          f"WITH matches AS MATERIALIZED ({ROW_SELECT}{STAFF}{TWO_CLICK}) SELECT * FROM matches r{ORDER} LIMIT 20 OFFSET 0", [area, cat, "ventilator"]),
         ("directory: count, no filter", "SELECT COUNT(*) FROM resources r" + PUBLIC, []),
         ("directory: page, no filter (index order)", ROW_SELECT + PUBLIC + ORDER_INDEXED + " LIMIT 20 OFFSET 0", []),
-        ("directory: count, keyword", "SELECT COUNT(*) FROM resources r" + PUBLIC + one_term, kw),
+        ("directory: count, keyword (among the index's answer)",
+         f"SELECT COUNT(*) FROM {index_from(kind, 'resources')}{PUBLIC}{one_term} AND {index_lookup(kind, '$2', 'resources')}",
+         kw + [index_query(kind, 'ステーション')]),
         ("directory: page, keyword (index order)", ROW_SELECT + PUBLIC + one_term + ORDER_INDEXED + " LIMIT 20 OFFSET 0", kw),
         ("consultations: count mine (tab)", COUNT_FROM + " AND c.handled_by = $1 AND c.status <> 'closed'", [coord]),
         ("consultations: count due (tab)", COUNT_FROM + " AND c.follow_up_on <= $1 AND c.status <> 'closed'", [today.isoformat()]),
@@ -166,13 +187,13 @@ def queries(db):
         ("consultations: page, all", SUMMARY_SELECT + " WHERE 1 = 1 " + LIST_ORDER.strip(), []),
         ("consultations: count, all (the page is full)", COUNT_FROM, []),
         ("consultations: keyword index, up to 500 ids (many: stops early)",
-         f"SELECT c.id FROM consultations c WHERE {index_lookup(kind, '$1')} LIMIT 500", [index_query(kind, 'ショートステイ')]),
+         f"SELECT c.id FROM {index_from(kind, 'consultations')} WHERE {index_lookup(kind, '$1', 'consultations')} LIMIT 500", [index_query(kind, 'ショートステイ')]),
         ("consultations: page, keyword (many: date order)", SUMMARY_SELECT + " WHERE 1 = 1" + c_kw + " " + LIST_ORDER.strip(), ckw),
         ("consultations: count, keyword up to 1,000 (the page is full)",
-         f"SELECT COUNT(*) FROM (SELECT 1 FROM consultations c WHERE 1 = 1{c_kw} AND {index_lookup(kind, '$2')} LIMIT 1001) capped",
+         f"SELECT COUNT(*) FROM (SELECT 1 FROM {index_from(kind, 'consultations')} WHERE 1 = 1{c_kw} AND {index_lookup(kind, '$2', 'consultations')} LIMIT 1001) capped",
          ckw + [index_query(kind, 'ショートステイ')]),
         ("consultations: keyword index, receipt number (fewer than 500: all the matches)",
-         f"SELECT c.id FROM consultations c WHERE {index_lookup(kind, '$1')} LIMIT 500", [index_query(kind, 'R1-20191')]),
+         f"SELECT c.id FROM {index_from(kind, 'consultations')} WHERE {index_lookup(kind, '$1', 'consultations')} LIMIT 500", [index_query(kind, 'R1-20191')]),
     ]
     for label, sql in stats_queries():
         q.append((f"{label} (年度 {fy})", sql, [fy_from, fy_to]))

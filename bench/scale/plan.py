@@ -55,6 +55,12 @@ def main():
         "SELECT receipt_no FROM consultations ORDER BY received_at LIMIT 1 OFFSET "
         "(SELECT COUNT(*) / 3 FROM consultations)")
     fy = fiscal_year(dt.datetime.now(JST).date())
+    staff = [r[0] for r in db.query(
+        "SELECT id FROM users WHERE login_id IN ('coordinator', 'pref') ORDER BY login_id")]
+    # The prefecture's municipality with the fewest consultations: a filter with few matches.
+    small = db.query(
+        f"SELECT m.code6 FROM municipalities m LEFT JOIN consultations c ON c.child_municipality_code6 = m.code6 "
+        f"WHERE m.prefecture_code = '{a.prefecture}' GROUP BY m.code6 ORDER BY COUNT(c.id), m.code6 LIMIT 1")
 
     plan = [
         ("resources (no filter)", RESOURCES_RX, ["/resources"]),
@@ -66,6 +72,11 @@ def main():
         ("consultations (tab すべて)", CONSULTATIONS_RX, ["/consultations"]),
         ("consultations ?q= keyword", CONSULTATIONS_RX,
          [q("/consultations", q=k) for k in CONSULTATION_KEYWORDS + ([receipt[0][0]] if receipt else [])]),
+        ("consultations ?area= ?municipality= ?handled_by= ?status= (filters)", CONSULTATIONS_RX,
+         [q("/consultations", area=areas[area_names[0]]), q("/consultations", area=areas[area_names[-1]])]
+         + [q("/consultations", municipality=m[0]) for m in small]
+         + [q("/consultations", handled_by=u) for u in staff]
+         + [q("/consultations", status="open"), q("/consultations", topic="disaster", care_type="ventilator")]),
     ]
     if a.with_stats:
         plan.append((f"stats ?fy={fy} (current 年度)", STATS_RX, [q("/consultations/stats", fy=str(fy))]))

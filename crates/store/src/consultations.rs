@@ -20,7 +20,8 @@ use tsunagu_domain::wareki::fiscal_year;
 
 use crate::audit::{self, AuditCtx, Event, escape_like};
 use crate::resources::keyword_terms;
-use crate::{Backend, Db, Result, StoreError, Tx, clock, consultation_index, new_id, resources};
+use crate::search_index::Indexed;
+use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id, resources, search_index};
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -601,7 +602,11 @@ pub async fn list(
     let offset = (page.page.max(1) - 1).saturating_mul(per_page);
     let order_limit =
         format!("ORDER BY c.received_at DESC, c.id DESC LIMIT {per_page} OFFSET {offset}");
-    let lookup = consultation_index::lookup(db.backend(), &keyword_terms(&filter.keyword));
+    let lookup = search_index::lookup(
+        db.backend(),
+        Indexed::Consultations,
+        &keyword_terms(&filter.keyword),
+    );
     if let Some(lookup) = &lookup {
         // The keyword index gives the consultations that may contain the terms. Fewer than
         // `enough` of them are all there are: the page and the count are read among them, by
@@ -610,7 +615,7 @@ pub async fn list(
             .saturating_add(per_page)
             .saturating_mul(DENSE_MATCHES)
             .min(MAX_IDS);
-        let ids = consultation_index::candidates(db, lookup, enough).await?;
+        let ids = search_index::candidates(db, lookup, enough).await?;
         if i64::try_from(ids.len()).unwrap_or(i64::MAX) < enough {
             if ids.is_empty() {
                 return Ok(Listing {
@@ -639,13 +644,7 @@ pub async fn list(
             // Counting every match of a common word would read them all: the count stops at
             // `COUNT_UP_TO`, read from the index.
             let mut counted = Where {
-                sql: format!(
-                    " AND {}{}",
-                    lookup
-                        .condition
-                        .replace('?', &format!("${}", w.binds.len() + 1)),
-                    w.sql
-                ),
+                sql: format!(" AND {}{}", lookup.condition_at(w.binds.len() + 1), w.sql),
                 binds: w.binds.clone(),
             };
             counted.binds.push(lookup.query.clone());
@@ -949,7 +948,7 @@ async fn insert(
     .execute(tx.conn())
     .await
     .map_err(map_fk)?;
-    consultation_index::store(tx, &id, &search).await?;
+    search_index::store(tx, Indexed::Consultations, &id, &search).await?;
     set_codes(tx, &id, input).await?;
     audit::append(
         tx,
@@ -1024,7 +1023,7 @@ pub async fn update(
     .execute(tx.conn())
     .await
     .map_err(map_fk)?;
-    consultation_index::store(tx, id, &search).await?;
+    search_index::store(tx, Indexed::Consultations, id, &search).await?;
     set_codes(tx, id, input).await?;
     audit::append(
         tx,

@@ -18,7 +18,8 @@ use tsunagu_domain::wareki::{JST, fiscal_year, today_jst};
 
 use crate::audit::{self, AuditCtx, Event};
 use crate::demo_rng::Lcg;
-use crate::{Result, Tx, clock, consultation_index, new_id};
+use crate::search_index::{self, Indexed};
+use crate::{Result, Tx, clock, new_id};
 
 /// How many desk consultations the demo year holds.
 pub const DEMO_CONSULTATIONS: usize = 360;
@@ -585,7 +586,7 @@ pub async fn load(tx: &mut Tx, ctx: &AuditCtx, prefecture_code: &str) -> Result<
         .bind(&at_text)
         .execute(tx.conn())
         .await?;
-        consultation_index::store(tx, &id, &search).await?;
+        search_index::store(tx, Indexed::Consultations, &id, &search).await?;
         for t in &p.topics {
             sqlx::query("INSERT INTO consultation_topics (consultation_id, topic) VALUES ($1, $2)")
                 .bind(&id)

@@ -17,8 +17,8 @@ struct Migration {
 /// Data a migration needs that SQL alone cannot compute.
 #[derive(Clone, Copy)]
 enum DataStep {
-    /// Fill the keyword index of consultations from their search keys.
-    IndexConsultations,
+    /// Fill the keyword index from the search keys of consultations and resources.
+    IndexSearchKeys,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -88,11 +88,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
-        name: "consultation_search",
+        name: "search_grams",
         common: "",
-        sqlite: include_str!("../migrations/0009_consultation_search.sqlite.sql"),
-        postgres: include_str!("../migrations/0009_consultation_search.postgres.sql"),
-        then: Some(DataStep::IndexConsultations),
+        sqlite: include_str!("../migrations/0009_search_grams.sqlite.sql"),
+        postgres: include_str!("../migrations/0009_search_grams.postgres.sql"),
+        then: Some(DataStep::IndexSearchKeys),
     },
 ];
 
@@ -137,8 +137,8 @@ pub async fn run(db: &Db) -> Result<usize> {
             sqlx::raw_sql(specific).execute(tx.conn()).await?;
         }
         match m.then {
-            Some(DataStep::IndexConsultations) => {
-                crate::consultation_index::rebuild(&mut tx).await?;
+            Some(DataStep::IndexSearchKeys) => {
+                crate::search_index::rebuild(&mut tx).await?;
             }
             None => {}
         }

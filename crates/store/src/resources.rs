@@ -26,6 +26,7 @@ use tsunagu_domain::validation::{
 use tsunagu_domain::wareki::{format_jst_datetime, format_wareki_date, today_jst};
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::search_index::{self, Indexed};
 use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id};
 
 /// Results per page of a search.
@@ -1013,11 +1014,11 @@ async fn refresh_search_text(tx: &mut Tx, id: &str) -> Result<()> {
     let input = load_input(tx, id).await?;
     let text = compute_search_text(tx, &input).await?;
     sqlx::query("UPDATE resources SET search_text = $1 WHERE id = $2")
-        .bind(text)
+        .bind(&text)
         .bind(id)
         .execute(tx.conn())
         .await?;
-    Ok(())
+    search_index::store(tx, Indexed::Resources, id, &text).await
 }
 
 /// Refuses references to categories, municipalities and care types that do not exist, or that
@@ -1175,6 +1176,7 @@ pub async fn save(
             .execute(tx.conn())
             .await
             .map_err(|e| StoreError::from(e).unique_as(DUPLICATE_EXTERNAL_ID))?;
+            search_index::store(tx, Indexed::Resources, id, &search_text).await?;
             write_children(tx, id, &input).await?;
             audit::append(
                 tx,
@@ -1224,6 +1226,7 @@ pub async fn save(
             .execute(tx.conn())
             .await
             .map_err(|e| StoreError::from(e).unique_as(DUPLICATE_EXTERNAL_ID))?;
+            search_index::store(tx, Indexed::Resources, &id, &search_text).await?;
             write_children(tx, &id, &input).await?;
             audit::append(
                 tx,
@@ -1464,8 +1467,6 @@ enum Bind {
 struct Where {
     sql: String,
     binds: Vec<Bind>,
-    /// Whether it looks for a keyword, which reads the text of every entry.
-    keyword: bool,
 }
 
 impl Where {
@@ -1540,7 +1541,6 @@ fn where_clause(backend: Backend, viewer: Viewer, q: &SearchQuery) -> Where {
         let (cond, value) = contains(backend, "r.search_text", &p, &term);
         w.binds.push(Bind::Text(value));
         w.and(&cond);
-        w.keyword = true;
     }
     if let Some(code) = &q.municipality_code6 {
         let p = w.param(Bind::Text(code.clone()));
@@ -1661,20 +1661,36 @@ pub async fn search_range(
     let enough = offset
         .saturating_add(limit)
         .saturating_mul(INDEX_ORDER_DENSITY);
-    if w.keyword {
-        // A keyword is looked for in the text of every entry. Up to `enough` matches, in no
-        // order, come first: fewer are all there are, so they give the count and the page,
-        // and the text is read once, not twice.
+    let lookup = search_index::lookup(db.backend(), Indexed::Resources, &keyword_terms(&q.keyword));
+    let total: i64 = if let Some(lookup) = &lookup {
+        // The keyword index gives the entries that may contain the words. Fewer than `probe`
+        // are all there are: the count and the page are read among them, by id.
         let probe = enough.min(MAX_IDS);
-        let sql = format!("SELECT r.id FROM resources r{} LIMIT {probe}", w.sql);
-        let ids = bind_all(sqlx::query(&sql), &w.binds)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        if found < probe {
+        let candidates = search_index::candidates(db, lookup, probe).await?;
+        if i64::try_from(candidates.len()).unwrap_or(i64::MAX) < probe {
+            if candidates.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            let first = w.binds.len() + 1;
+            let sql = format!(
+                "SELECT r.id FROM resources r{} AND r.id IN ({})",
+                w.sql,
+                (first..first + candidates.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut matching = bind_all(sqlx::query(&sql), &w.binds);
+            for id in &candidates {
+                matching = matching.bind(id.as_str());
+            }
+            let ids = matching
+                .fetch_all(db.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
             if offset >= found {
                 return Ok((Vec::new(), found));
             }
@@ -1690,12 +1706,25 @@ pub async fn search_range(
             let rows = page.fetch_all(db.pool()).await?;
             return Ok((rows_with_care(db, rows).await?, found));
         }
-    }
-    let count_sql = format!("SELECT COUNT(*) FROM resources r{}", w.sql);
-    let total: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
+        // Many: counted among the index's answer rather than through every entry.
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM {}{} AND {}",
+            lookup.from,
+            w.sql,
+            lookup.condition_at(w.binds.len() + 1)
+        );
+        bind_all(sqlx::query(&count_sql), &w.binds)
+            .bind(lookup.query.clone())
+            .fetch_one(db.pool())
+            .await?
+            .try_get(0)?
+    } else {
+        let count_sql = format!("SELECT COUNT(*) FROM resources r{}", w.sql);
+        bind_all(sqlx::query(&count_sql), &w.binds)
+            .fetch_one(db.pool())
+            .await?
+            .try_get(0)?
+    };
     if offset >= total {
         return Ok((Vec::new(), total));
     }

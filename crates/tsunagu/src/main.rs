@@ -11,7 +11,7 @@ use settings::Settings;
 use tsunagu_domain::roles::Role;
 use tsunagu_store::accounts::{self, UserInput};
 use tsunagu_store::audit::{self, AuditCtx, Verification};
-use tsunagu_store::{Db, DbOptions, backup, consultation_index, demo, migrate, orgs, reference};
+use tsunagu_store::{Db, DbOptions, backup, demo, migrate, orgs, reference, search_index};
 
 #[derive(Parser)]
 #[command(
@@ -48,8 +48,8 @@ enum Command {
     },
     /// Apply database migrations and load reference data, then exit.
     Migrate,
-    /// Rebuild the keyword index of consultations from their search keys (after loading
-    /// consultations into the database by other means than Tsunagu).
+    /// Rebuild the keyword index of consultations and resources from their search keys (after
+    /// loading rows into the SQLite database by other means than Tsunagu).
     Reindex,
     /// Manage accounts.
     User {
@@ -242,7 +242,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
         Command::Reindex => {
             let db = open(settings).await?;
             let mut tx = db.begin().await.map_err(|e| e.to_string())?;
-            let n = consultation_index::rebuild(&mut tx)
+            let n = search_index::rebuild(&mut tx)
                 .await
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;

@@ -812,7 +812,7 @@ both!(
         .expect("insert");
         }
         // Written around the application, as `tsunagu reindex` is for.
-        tsunagu_store::consultation_index::rebuild(&mut tx)
+        tsunagu_store::search_index::rebuild(&mut tx)
             .await
             .expect("reindex");
         tx.commit().await.expect("commit");
