@@ -16,7 +16,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import JST, fiscal_year, open_db  # noqa: E402
 
-RESOURCES_RX = r"社会資源（(\d+)件）"
+RESOURCES_RX = r"社会資源（(\d+件以上|\d+)件?）"
 CONSULTATIONS_RX = r"相談記録（(\d+件以上|\d+)件?）"
 STATS_RX = r'card-figure">([\d,]+)<small>件'
 

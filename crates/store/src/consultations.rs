@@ -468,9 +468,6 @@ const COUNT_FROM: &str = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1";
 /// this many matches per row up to the end of the page (see [`list`]).
 const DENSE_MATCHES: i64 = 10;
 
-/// Where the count of a keyword's matches stops; the list then says "1,000件以上".
-pub const COUNT_UP_TO: i64 = 1_000;
-
 /// The most ids a page is read by (each a bound value; SQLite takes 32,766).
 const MAX_IDS: i64 = 10_000;
 
@@ -499,7 +496,26 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<Summary> {
     })
 }
 
-fn apply_filter(backend: Backend, f: &Filter, w: &mut Where) {
+/// How a list reads the consultations that match its filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Through the filters' own indexes: to find a few matches, or to count them.
+    ByFilter,
+    /// Newest first down the date index, or by id. SQLite, which has no statistics, would
+    /// otherwise read every match of an equality filter through its index and sort them all
+    /// (a 担当者 has most consultations), so there its filter columns are written `+c.col`,
+    /// which SQLite does not look up in an index.
+    InDateOrder,
+}
+
+fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
+    let col = |name: &str| {
+        if backend == Backend::Sqlite && reading == Reading::InDateOrder {
+            format!("+c.{name}")
+        } else {
+            format!("c.{name}")
+        }
+    };
     for term in keyword_terms(&f.keyword) {
         let (cond, value) = resources::contains(backend, "c.search_text", "?", &term);
         w.and_text(&cond, value);
@@ -512,13 +528,16 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where) {
     }
     if !f.municipality_code6.is_empty() {
         w.and_text(
-            "c.child_municipality_code6 = ?",
+            &format!("{} = ?", col("child_municipality_code6")),
             f.municipality_code6.clone(),
         );
     }
     if !f.area_id.is_empty() {
         w.and_text(
-            "c.child_municipality_code6 IN (SELECT municipality_code6 FROM area_municipalities WHERE area_id = ?)",
+            &format!(
+                "{} IN (SELECT municipality_code6 FROM area_municipalities WHERE area_id = ?)",
+                col("child_municipality_code6")
+            ),
             f.area_id.clone(),
         );
     }
@@ -535,15 +554,15 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where) {
         );
     }
     if f.status == "open" {
-        w.raw("c.status <> 'closed'");
+        w.raw(&format!("{} <> 'closed'", col("status")));
     } else if !f.status.is_empty() {
-        w.and_text("c.status = ?", f.status.clone());
+        w.and_text(&format!("{} = ?", col("status")), f.status.clone());
     }
     if !f.handled_by.is_empty() {
-        w.and_text("c.handled_by = ?", f.handled_by.clone());
+        w.and_text(&format!("{} = ?", col("handled_by")), f.handled_by.clone());
     }
     if !f.source.is_empty() {
-        w.and_text("c.source = ?", f.source.clone());
+        w.and_text(&format!("{} = ?", col("source")), f.source.clone());
     }
 }
 
@@ -597,7 +616,9 @@ pub async fn list(
             more: false,
         });
     }
-    apply_filter(db.backend(), filter, &mut w);
+    apply_filter(db.backend(), filter, &mut w, Reading::ByFilter);
+    let mut in_order = Where::default();
+    apply_filter(db.backend(), filter, &mut in_order, Reading::InDateOrder);
     let per_page = page.per_page.clamp(1, 500);
     let offset = (page.page.max(1) - 1).saturating_mul(per_page);
     let order_limit =
@@ -607,45 +628,63 @@ pub async fn list(
         Indexed::Consultations,
         &keyword_terms(&filter.keyword),
     );
-    if let Some(lookup) = &lookup {
-        // The keyword index gives the consultations that may contain the terms. Fewer than
-        // `enough` of them are all there are: the page and the count are read among them, by
-        // id. More are dense enough to be met soon down the date index, below.
-        let enough = offset
-            .saturating_add(per_page)
-            .saturating_mul(DENSE_MATCHES)
-            .min(MAX_IDS);
-        let ids = search_index::candidates(db, lookup, enough).await?;
-        if i64::try_from(ids.len()).unwrap_or(i64::MAX) < enough {
-            if ids.is_empty() {
-                return Ok(Listing {
-                    rows: Vec::new(),
-                    total: 0,
-                    more: false,
-                });
-            }
-            let mut by_id = Where {
-                sql: format!(
-                    "{} AND c.id IN ({})",
-                    w.sql,
-                    placeholders(w.binds.len() + 1, ids.len())
-                ),
-                binds: w.binds.clone(),
-            };
-            by_id.binds.extend(ids);
-            let rows = summaries(db, &by_id, &order_limit).await?;
-            return listing(db, &by_id, rows, offset, per_page).await;
+    // Up to `enough` candidates first: the keyword index's, or the filters' own indexes'.
+    // Fewer are all there are: the page and the count are read among them, by id. More are
+    // dense enough to be met soon down the date index, below.
+    let enough = offset
+        .saturating_add(per_page)
+        .saturating_mul(DENSE_MATCHES)
+        .min(MAX_IDS);
+    let candidates = match &lookup {
+        Some(lookup) => Some(search_index::candidates(db, lookup, enough).await?),
+        None if !w.sql.is_empty() => Some(
+            w.query(&format!(
+                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {enough}",
+                w.sql
+            ))
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<Vec<String>, _>>()?,
+        ),
+        None => None,
+    };
+    if let Some(ids) = candidates
+        && i64::try_from(ids.len()).unwrap_or(i64::MAX) < enough
+    {
+        if ids.is_empty() {
+            return Ok(Listing {
+                rows: Vec::new(),
+                total: 0,
+                more: false,
+            });
         }
+        let mut by_id = Where {
+            sql: format!(
+                "{} AND c.id IN ({})",
+                in_order.sql,
+                placeholders(in_order.binds.len() + 1, ids.len())
+            ),
+            binds: in_order.binds.clone(),
+        };
+        by_id.binds.extend(ids);
+        let rows = summaries(db, &by_id, &order_limit).await?;
+        return listing(db, &by_id, rows, offset, per_page).await;
     }
     // Newest first through the index `consultations_received_at` (migration 0006).
-    let rows = summaries(db, &w, &order_limit).await?;
+    let rows = summaries(db, &in_order, &order_limit).await?;
     match &lookup {
         Some(lookup) if !page_ends_list(rows.len(), offset, per_page) => {
             // Counting every match of a common word would read them all: the count stops at
             // `COUNT_UP_TO`, read from the index.
             let mut counted = Where {
-                sql: format!(" AND {}{}", lookup.condition_at(w.binds.len() + 1), w.sql),
-                binds: w.binds.clone(),
+                sql: format!(
+                    " AND {}{}",
+                    lookup.condition_at(in_order.binds.len() + 1),
+                    in_order.sql
+                ),
+                binds: in_order.binds.clone(),
             };
             counted.binds.push(lookup.query.clone());
             let total = counted
@@ -655,14 +694,14 @@ pub async fn list(
                         "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE 1 = 1{} LIMIT {}) capped",
                         lookup.from,
                         counted.sql,
-                        COUNT_UP_TO + 1
+                        search_index::COUNT_UP_TO + 1
                     ),
                 )
                 .await?;
             Ok(Listing {
                 rows,
-                total: total.min(COUNT_UP_TO),
-                more: total > COUNT_UP_TO,
+                total: total.min(search_index::COUNT_UP_TO),
+                more: total > search_index::COUNT_UP_TO,
             })
         }
         _ => listing(db, &w, rows, offset, per_page).await,

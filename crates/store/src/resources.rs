@@ -1634,14 +1634,19 @@ async fn rows_with_care(db: &Db, rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<Res
     Ok(out)
 }
 
+/// One page of a directory search and the number of all matches.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub rows: Vec<ResourceRow>,
+    pub total: i64,
+    /// `total` is only a lower bound: a keyword found in too many entries to count
+    /// ([`search_index::COUNT_UP_TO`]).
+    pub more: bool,
+}
+
 /// Searches the directory as `viewer` may see it; `page` counts from 1, [`PAGE_SIZE`] rows a
-/// page. Returns the page's rows and the number of all matches.
-pub async fn search(
-    db: &Db,
-    viewer: Viewer,
-    q: &SearchQuery,
-    page: i64,
-) -> Result<(Vec<ResourceRow>, i64)> {
+/// page.
+pub async fn search(db: &Db, viewer: Viewer, q: &SearchQuery, page: i64) -> Result<Found> {
     let offset = (page.max(1) - 1).saturating_mul(PAGE_SIZE);
     search_range(db, viewer, q, offset, PAGE_SIZE).await
 }
@@ -1653,7 +1658,7 @@ pub async fn search_range(
     q: &SearchQuery,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<ResourceRow>, i64)> {
+) -> Result<Found> {
     let w = where_clause(db.backend(), viewer, q);
     let limit = limit.clamp(1, PRINT_LIMIT);
     let offset = offset.clamp(0, i64::MAX / 2);
@@ -1662,14 +1667,19 @@ pub async fn search_range(
         .saturating_add(limit)
         .saturating_mul(INDEX_ORDER_DENSITY);
     let lookup = search_index::lookup(db.backend(), Indexed::Resources, &keyword_terms(&q.keyword));
-    let total: i64 = if let Some(lookup) = &lookup {
+    let exact = |rows: Vec<ResourceRow>, total: i64| Found {
+        rows,
+        total,
+        more: false,
+    };
+    let (total, more) = if let Some(lookup) = &lookup {
         // The keyword index gives the entries that may contain the words. Fewer than `probe`
         // are all there are: the count and the page are read among them, by id.
         let probe = enough.min(MAX_IDS);
         let candidates = search_index::candidates(db, lookup, probe).await?;
         if i64::try_from(candidates.len()).unwrap_or(i64::MAX) < probe {
             if candidates.is_empty() {
-                return Ok((Vec::new(), 0));
+                return Ok(exact(Vec::new(), 0));
             }
             let first = w.binds.len() + 1;
             let sql = format!(
@@ -1692,7 +1702,7 @@ pub async fn search_range(
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let found = i64::try_from(ids.len()).unwrap_or(i64::MAX);
             if offset >= found {
-                return Ok((Vec::new(), found));
+                return Ok(exact(Vec::new(), found));
             }
             let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
@@ -1704,35 +1714,42 @@ pub async fn search_range(
                 page = page.bind(id.as_str());
             }
             let rows = page.fetch_all(db.pool()).await?;
-            return Ok((rows_with_care(db, rows).await?, found));
+            return Ok(exact(rows_with_care(db, rows).await?, found));
         }
-        // Many: counted among the index's answer rather than through every entry.
+        // Counting every entry with a common word would read them all: the count stops at
+        // `COUNT_UP_TO`, read from the index.
         let count_sql = format!(
-            "SELECT COUNT(*) FROM {}{} AND {}",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {}{} AND {} LIMIT {}) capped",
             lookup.from,
             w.sql,
-            lookup.condition_at(w.binds.len() + 1)
+            lookup.condition_at(w.binds.len() + 1),
+            search_index::COUNT_UP_TO + 1
         );
-        bind_all(sqlx::query(&count_sql), &w.binds)
+        let n: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
             .bind(lookup.query.clone())
             .fetch_one(db.pool())
             .await?
-            .try_get(0)?
+            .try_get(0)?;
+        (
+            n.min(search_index::COUNT_UP_TO),
+            n > search_index::COUNT_UP_TO,
+        )
     } else {
         let count_sql = format!("SELECT COUNT(*) FROM resources r{}", w.sql);
-        bind_all(sqlx::query(&count_sql), &w.binds)
+        let n: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
             .fetch_one(db.pool())
             .await?
-            .try_get(0)?
+            .try_get(0)?;
+        (n, false)
     };
-    if offset >= total {
-        return Ok((Vec::new(), total));
+    if offset >= total && !more {
+        return Ok(exact(Vec::new(), total));
     }
     // Read in index order, a page walks `resources_listing` until it has its rows: quick when
     // the matches are many, but a walk over the whole directory, with a lookup per entry, when
     // they are few. Few matches are collected first and then sorted; the materialised set
     // keeps SQLite, which has no statistics, from walking an index for the order anyway.
-    let sql = if total >= enough {
+    let sql = if more || total >= enough {
         format!(
             "{ROW_SELECT}{}{ORDER_INDEXED} LIMIT {limit} OFFSET {offset}",
             w.sql
@@ -1746,7 +1763,11 @@ pub async fn search_range(
     let rows = bind_all(sqlx::query(&sql), &w.binds)
         .fetch_all(db.pool())
         .await?;
-    Ok((rows_with_care(db, rows).await?, total))
+    Ok(Found {
+        rows: rows_with_care(db, rows).await?,
+        total,
+        more,
+    })
 }
 
 /// The first day that still counts as recently verified: `today` less `months` months (the

@@ -10,6 +10,10 @@ use tsunagu_domain::text::{search_grams, term_grams};
 
 use crate::{Backend, Db, Result, Tx};
 
+/// Where a count of a keyword's matches stops, since an exact count of a common word would
+/// read every row that has it; lists then say "1000件以上".
+pub const COUNT_UP_TO: i64 = 1_000;
+
 /// Rows indexed per statement in [`rebuild`].
 const REBUILD_BATCH: usize = 500;
 

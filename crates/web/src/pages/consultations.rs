@@ -414,12 +414,7 @@ async fn list(
                     ])
                 )
             };
-            // A common keyword is counted up to a point: "1000件以上".
-            let count = if listing.more {
-                format!("{}件以上", listing.total)
-            } else {
-                format!("{}件", listing.total)
-            };
+            let count = super::resources::count_label(listing.total, listing.more);
             let pager = (listing.total > PER_PAGE || listing.more).then(|| Pager {
                 prev: (page_no > 1).then(|| link(page_no - 1)),
                 next: (last < listing.total || listing.more).then(|| link(page_no + 1)),

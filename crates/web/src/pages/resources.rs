@@ -341,13 +341,19 @@ struct Pager {
     info: String,
 }
 
-fn pager(params: &Params, base: &str, page: i64, total: i64) -> Option<Pager> {
-    let pages = (total + PAGE_SIZE - 1) / PAGE_SIZE;
+/// Pages of `total` results, or of at least `total` when `more` (a common keyword is counted up
+/// to a point): then the pages go on past the last one counted.
+fn pager(params: &Params, base: &str, page: i64, total: i64, more: bool) -> Option<Pager> {
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(if more { page + 1 } else { 0 });
     if pages <= 1 {
         return None;
     }
     let first = (page - 1) * PAGE_SIZE + 1;
-    let last = (page * PAGE_SIZE).min(total);
+    let last = if more {
+        page * PAGE_SIZE
+    } else {
+        (page * PAGE_SIZE).min(total)
+    };
     let shown: Vec<i64> = (1..=pages)
         .filter(|p| *p == 1 || *p == pages || (*p - page).abs() <= 3)
         .collect();
@@ -362,8 +368,17 @@ fn pager(params: &Params, base: &str, page: i64, total: i64) -> Option<Pager> {
                 current: p == page,
             })
             .collect(),
-        info: format!("{total}件中 {first}–{last}件"),
+        info: format!("{}中 {first}–{last}件", count_label(total, more)),
     })
+}
+
+/// "12件", or "1000件以上" when the count stopped there.
+pub(super) fn count_label(total: i64, more: bool) -> String {
+    if more {
+        format!("{total}件以上")
+    } else {
+        format!("{total}件")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,7 +440,8 @@ struct SearchView {
     area_links: Vec<Link>,
     quick_links: Vec<Link>,
     rows: Vec<RowView>,
-    total: i64,
+    /// "12件", or "1000件以上" for a common keyword.
+    count: String,
     pager: Option<Pager>,
     print_all: bool,
     print_limit: i64,
@@ -455,7 +471,7 @@ async fn search_view(
         .filter(|p| (1..=100_000).contains(p))
         .unwrap_or(1);
     let query = params.query();
-    let (rows, total) = if print_all {
+    let found = if print_all {
         resources::search_range(&st.db, viewer, &query, 0, PRINT_LIMIT).await?
     } else {
         resources::search(&st.db, viewer, &query, page).await?
@@ -579,17 +595,18 @@ async fn search_view(
         pager: if print_all {
             None
         } else {
-            pager(&params, base, page, total)
+            pager(&params, base, page, found.total, found.more)
         },
         print_href: params.href(base, None, true),
         pages_href: params.href(base, None, false),
         print_limit: PRINT_LIMIT,
         clear_href: base.to_string(),
-        rows: rows
+        rows: found
+            .rows
             .iter()
             .map(|r| RowView::of(r, detail_base, &refs))
             .collect(),
-        total,
+        count: count_label(found.total, found.more),
         print_all,
         conditions: conditions.join("・"),
         show_retired_option: viewer.manages(),

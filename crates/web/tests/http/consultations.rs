@@ -742,10 +742,6 @@ fn receipts_listed(page: &Page) -> Vec<String> {
         .collect()
 }
 
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 both!(
     keyword_search_finds_exactly_the_consultations_holding_every_word,
     |app| {
@@ -755,7 +751,7 @@ both!(
         // Every pair of ゾウガメ's characters, but not the word: the index offers it, the check
         // on the text turns it away.
         let (_, rb) = log_question(&app, &mut c, "象が亀を見た：ゾウガ・ガメ").await;
-        let search = |q: &str| format!("/consultations?q={}", urlencode(q));
+        let search = |q: &str| format!("/consultations?q={}", enc(q));
         for (q, expected) in [
             ("ゾウガメ", vec![ra.clone()]),
             ("ぞうがめ", vec![ra.clone()]),

@@ -51,10 +51,6 @@ fn result_count(body: &str) -> usize {
         .expect("number")
 }
 
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 both!(keyword_search_ignores_kana_and_width, |app| {
     let himawari = rid(&app, "demo-r14").await;
     let mut anon = app.client();
@@ -162,11 +158,11 @@ both!(every_selected_care_type_must_be_taken, |app| {
         care_types: vec!["ventilator".into(), "central_venous".into()],
         ..Default::default()
     };
-    let (rows, total) = resources::search(&app.db, STAFF, &q, 1)
+    let found = resources::search(&app.db, STAFF, &q, 1)
         .await
         .expect("search");
-    assert_eq!(total as usize, n2);
-    for r in rows {
+    assert_eq!(found.total as usize, n2);
+    for r in found.rows {
         let codes: Vec<&str> = r.care_types.iter().map(|(c, _)| c.as_str()).collect();
         assert!(codes.contains(&"ventilator") && codes.contains(&"central_venous"));
     }
@@ -631,4 +627,48 @@ both!(paging_keeps_the_query, |app| {
             .count(),
         total
     );
+});
+
+both!(a_common_word_is_counted_up_to_a_thousand, |app| {
+    // Entries written around the application (as an import by other means would be), then
+    // indexed as `tsunagu reindex` does.
+    let category = category_id(&app, "home_nursing").await;
+    let mut tx = app.db.begin().await.expect("begin");
+    for i in 0..1001 {
+        let now = tsunagu_store::clock::now_text();
+        sqlx::query(
+            "INSERT INTO resources (id, category_id, provider_name, name, municipality_code6, is_public,
+                search_text, created_at, updated_at)
+             VALUES ($1, $2, 'ハリネズミ会', $3, '032018', 1, $4, $5, $5)",
+        )
+        .bind(tsunagu_store::new_id())
+        .bind(&category)
+        .bind(format!("ハリネズミ訪問看護{i:04}"))
+        .bind(format!("はりねずみ訪問看護{i:04} はりねずみ会"))
+        .bind(&now)
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+    }
+    tsunagu_store::search_index::rebuild(&mut tx)
+        .await
+        .expect("reindex");
+    tx.commit().await.expect("commit");
+
+    let mut anon = app.client();
+    let many = anon
+        .get(&format!("/directory?q={}", enc("ハリネズミ")))
+        .await;
+    many.assert_contains("社会資源（1000件以上）");
+    many.assert_contains("1000件以上中 1–20件");
+    let next = href_of(&many.body, "次へ");
+    let second = anon.get(&next).await;
+    second.assert_contains("1000件以上中 21–40件");
+    // A narrower word is counted exactly, and other entries are still found after the rebuild.
+    let one = anon
+        .get(&format!("/directory?q={}", enc("ハリネズミ訪問看護0999")))
+        .await;
+    assert_eq!(result_count(&one.body), 1);
+    let demo = anon.get(&format!("/directory?q={}", enc("ひまわり"))).await;
+    assert_eq!(result_count(&demo.body), 1);
 });

@@ -334,3 +334,8 @@ pub fn survey_revision(body: &str) -> String {
     let end = body[start..].find('"').expect("end") + start;
     body[start..end].to_string()
 }
+
+/// `s` encoded for a URL's query.
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
