@@ -72,11 +72,17 @@ def main():
         ("consultations (tab すべて)", CONSULTATIONS_RX, ["/consultations"]),
         ("consultations ?q= keyword", CONSULTATIONS_RX,
          [q("/consultations", q=k) for k in CONSULTATION_KEYWORDS + ([receipt[0][0]] if receipt else [])]),
-        ("consultations ?area= ?municipality= ?handled_by= ?status= (filters)", CONSULTATIONS_RX,
+        ("consultations, one filter (area, municipality, 担当者, status, topic, care type, 年度)", CONSULTATIONS_RX,
          [q("/consultations", area=areas[area_names[0]]), q("/consultations", area=areas[area_names[-1]])]
          + [q("/consultations", municipality=m[0]) for m in small]
          + [q("/consultations", handled_by=u) for u in staff]
-         + [q("/consultations", status="open"), q("/consultations", topic="disaster", care_type="ventilator")]),
+         + [q("/consultations", status="open"), q("/consultations", topic="disaster"),
+            q("/consultations", care_type="ventilator"),
+            q("/consultations", **{"from": f"{fy - 3}-04-01", "to": f"{fy - 2}-03-31"})]),
+        ("consultations, two filters (topic + care type, topic + area, care type + municipality)", CONSULTATIONS_RX,
+         [q("/consultations", topic="disaster", care_type="ventilator"),
+          q("/consultations", topic="disaster", area=areas[area_names[-1]])]
+         + [q("/consultations", care_type="ventilator", municipality=m[0]) for m in small]),
     ]
     if a.with_stats:
         plan.append((f"stats ?fy={fy} (current 年度)", STATS_RX, [q("/consultations/stats", fy=str(fy))]))

@@ -16,7 +16,7 @@ use tsunagu_domain::consultation::{
 };
 use tsunagu_domain::policy::{Action, Actor, Scope, scope};
 use tsunagu_domain::text::normalize_for_search;
-use tsunagu_domain::wareki::fiscal_year;
+use tsunagu_domain::wareki::{JST, fiscal_year};
 
 use crate::audit::{self, AuditCtx, Event, escape_like};
 use crate::resources::keyword_terms;
@@ -499,7 +499,7 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<Summary> {
 /// How a list reads the consultations that match its filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
-    /// Through the filters' own indexes: to find a few matches, or to count them.
+    /// Through the filters' own indexes, to find whether there are only a few matches.
     ByFilter,
     /// Newest first down the date index, or by id. SQLite, which has no statistics, would
     /// otherwise read every match of an equality filter through its index and sort them all
@@ -520,11 +520,26 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
         let (cond, value) = resources::contains(backend, "c.search_text", "?", &term);
         w.and_text(&cond, value);
     }
+    // In date order the period is also a range of `received_at` (from the start of its first
+    // JST day to the start of the day after its last), so the walk down that index starts and
+    // stops where the period does.
+    let day_start = |day: &str, after: bool| {
+        resources::parse_iso_date(day)
+            .and_then(|d| if after { d.next_day() } else { Some(d) })
+            .map(|d| clock::format(d.midnight().assume_offset(JST)))
+            .filter(|_| reading == Reading::InDateOrder)
+    };
     if let Some(from) = &f.from {
         w.and_text("c.received_on >= ?", from.clone());
+        if let Some(at) = day_start(from, false) {
+            w.and_text("c.received_at >= ?", at);
+        }
     }
     if let Some(to) = &f.to {
         w.and_text("c.received_on <= ?", to.clone());
+        if let Some(at) = day_start(to, true) {
+            w.and_text("c.received_at < ?", at);
+        }
     }
     if !f.municipality_code6.is_empty() {
         w.and_text(
@@ -541,15 +556,32 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
             f.area_id.clone(),
         );
     }
+    // Found through the topic's (else the care type's) own index, or checked row by row on
+    // the way down the date index (and for the care type beside a topic, which is cheaper
+    // than collecting every consultation with it).
+    let linked = |table: &str, column: &str, found_by_index: bool| {
+        if found_by_index {
+            format!("c.id IN (SELECT consultation_id FROM {table} WHERE {column} = ?)")
+        } else {
+            format!(
+                "EXISTS (SELECT 1 FROM {table} x WHERE x.consultation_id = c.id AND x.{column} = ?)"
+            )
+        }
+    };
+    let by_filter = reading == Reading::ByFilter;
     if !f.topic.is_empty() {
         w.and_text(
-            "EXISTS (SELECT 1 FROM consultation_topics ct WHERE ct.consultation_id = c.id AND ct.topic = ?)",
+            &linked("consultation_topics", "topic", by_filter),
             f.topic.clone(),
         );
     }
     if !f.care_type.is_empty() {
         w.and_text(
-            "EXISTS (SELECT 1 FROM consultation_care_types cc WHERE cc.consultation_id = c.id AND cc.care_type_code = ?)",
+            &linked(
+                "consultation_care_types",
+                "care_type_code",
+                by_filter && f.topic.is_empty(),
+            ),
             f.care_type.clone(),
         );
     }
@@ -628,18 +660,24 @@ pub async fn list(
         Indexed::Consultations,
         &keyword_terms(&filter.keyword),
     );
-    // Up to `enough` candidates first: the keyword index's, or the filters' own indexes'.
-    // Fewer are all there are: the page and the count are read among them, by id. More are
+    // Candidates first: the keyword index's, or the filters' own indexes'. Fewer than asked
+    // for are all there are: the page and the count are read among them, by id. More are
     // dense enough to be met soon down the date index, below.
     let enough = offset
         .saturating_add(per_page)
         .saturating_mul(DENSE_MATCHES)
         .min(MAX_IDS);
+    // Filters alone read at least one more match than a count shows: more than that is
+    // "1000件以上" without counting them all.
+    let probe = match &lookup {
+        Some(_) => enough,
+        None => enough.clamp(search_index::COUNT_UP_TO + 1, MAX_IDS),
+    };
     let candidates = match &lookup {
-        Some(lookup) => Some(search_index::candidates(db, lookup, enough).await?),
+        Some(lookup) => Some(search_index::candidates(db, lookup, probe).await?),
         None if !w.sql.is_empty() => Some(
             w.query(&format!(
-                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {enough}",
+                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
                 w.sql
             ))
             .fetch_all(db.pool())
@@ -651,7 +689,7 @@ pub async fn list(
         None => None,
     };
     if let Some(ids) = candidates
-        && i64::try_from(ids.len()).unwrap_or(i64::MAX) < enough
+        && i64::try_from(ids.len()).unwrap_or(i64::MAX) < probe
     {
         if ids.is_empty() {
             return Ok(Listing {
@@ -674,8 +712,11 @@ pub async fn list(
     }
     // Newest first through the index `consultations_received_at` (migration 0006).
     let rows = summaries(db, &in_order, &order_limit).await?;
+    if page_ends_list(rows.len(), offset, per_page) {
+        return listing(db, &in_order, rows, offset, per_page).await;
+    }
     match &lookup {
-        Some(lookup) if !page_ends_list(rows.len(), offset, per_page) => {
+        Some(lookup) => {
             // Counting every match of a common word would read them all: the count stops at
             // `COUNT_UP_TO`, read from the index.
             let mut counted = Where {
@@ -704,7 +745,13 @@ pub async fn list(
                 more: total > search_index::COUNT_UP_TO,
             })
         }
-        _ => listing(db, &w, rows, offset, per_page).await,
+        // The probe found more than `COUNT_UP_TO`.
+        None if !w.sql.is_empty() => Ok(Listing {
+            rows,
+            total: search_index::COUNT_UP_TO,
+            more: true,
+        }),
+        None => listing(db, &in_order, rows, offset, per_page).await,
     }
 }
 
