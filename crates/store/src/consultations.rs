@@ -568,7 +568,12 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
             )
         }
     };
-    let by_filter = reading == Reading::ByFilter;
+    // Beside a filter on the consultations' own indexed columns, which then leads, they are
+    // checked row by row too.
+    let by_filter = reading == Reading::ByFilter
+        && f.municipality_code6.is_empty()
+        && f.area_id.is_empty()
+        && f.handled_by.is_empty();
     if !f.topic.is_empty() {
         w.and_text(
             &linked("consultation_topics", "topic", by_filter),
