@@ -209,7 +209,7 @@ pub struct AttachedResource {
 // SQL building
 
 /// A WHERE clause with its numbered parameters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Where {
     sql: String,
     binds: Vec<String>,
@@ -496,6 +496,42 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<Summary> {
     })
 }
 
+/// The ids of the consultations with `f`'s topic and care type, read from those tables'
+/// indexes alone, when they are its only filters; `None` otherwise.
+fn linked_only(f: &Filter) -> Option<Where> {
+    let only_linked = f.keyword.trim().is_empty()
+        && f.from.is_none()
+        && f.to.is_none()
+        && f.municipality_code6.is_empty()
+        && f.area_id.is_empty()
+        && f.status.is_empty()
+        && f.handled_by.is_empty()
+        && f.source.is_empty();
+    if !only_linked {
+        return None;
+    }
+    let mut w = Where::default();
+    match (f.topic.is_empty(), f.care_type.is_empty()) {
+        (false, false) => {
+            w.binds = vec![f.topic.clone(), f.care_type.clone()];
+            w.sql = "SELECT t.consultation_id FROM consultation_topics t WHERE t.topic = $1 AND EXISTS (
+                SELECT 1 FROM consultation_care_types x WHERE x.consultation_id = t.consultation_id AND x.care_type_code = $2)"
+                .into();
+        }
+        (false, true) => {
+            w.binds = vec![f.topic.clone()];
+            w.sql = "SELECT consultation_id FROM consultation_topics WHERE topic = $1".into();
+        }
+        (true, false) => {
+            w.binds = vec![f.care_type.clone()];
+            w.sql = "SELECT consultation_id FROM consultation_care_types WHERE care_type_code = $1"
+                .into();
+        }
+        (true, true) => return None,
+    }
+    Some(w)
+}
+
 /// How a list reads the consultations that match its filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
@@ -680,17 +716,27 @@ pub async fn list(
     };
     let candidates = match &lookup {
         Some(lookup) => Some(search_index::candidates(db, lookup, probe).await?),
-        None if !w.sql.is_empty() => Some(
-            w.query(&format!(
-                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
-                w.sql
-            ))
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<Vec<String>, _>>()?,
-        ),
+        None if !w.sql.is_empty() => {
+            let (sql, probed) = match linked_only(filter) {
+                Some(linked) => (format!("{} LIMIT {probe}", linked.sql), linked),
+                None => (
+                    format!(
+                        "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
+                        w.sql
+                    ),
+                    w.clone(),
+                ),
+            };
+            Some(
+                probed
+                    .query(&sql)
+                    .fetch_all(db.pool())
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<std::result::Result<Vec<String>, _>>()?,
+            )
+        }
         None => None,
     };
     if let Some(ids) = candidates

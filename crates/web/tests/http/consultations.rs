@@ -746,6 +746,31 @@ both!(
     keyword_search_finds_exactly_the_consultations_holding_every_word,
     |app| {
         let mut c = app.signed_in("coordinator").await;
+        // Topic and care type alone are looked up in their own tables: the same consultations
+        // as counted straight from the database.
+        for (query, topic, care) in [
+            (
+                "topic=disaster&care_type=ventilator",
+                "disaster",
+                "ventilator",
+            ),
+            ("topic=medical", "medical", ""),
+            ("care_type=suction", "", "suction"),
+        ] {
+            let expected: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM consultations c
+                 WHERE ($1 = '' OR EXISTS (SELECT 1 FROM consultation_topics t WHERE t.consultation_id = c.id AND t.topic = $1))
+                   AND ($2 = '' OR EXISTS (SELECT 1 FROM consultation_care_types x WHERE x.consultation_id = c.id AND x.care_type_code = $2))",
+            )
+            .bind(topic)
+            .bind(care)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("count");
+            assert!(expected > 0, "{query}");
+            let page = c.get(&format!("/consultations?{query}")).await;
+            page.assert_contains(&format!("条件に合う相談記録（{expected}件）"));
+        }
         let (a, ra) =
             log_question(&app, &mut c, "ゾウガメの飼育と吸引器の停電対策（R8-試験）").await;
         // Every pair of ゾウガメ's characters, but not the word: the index offers it, the check
