@@ -159,6 +159,10 @@ pub async fn update_municipality(
     .bind(code6)
     .execute(tx.conn())
     .await?;
+    if old.name != input.name {
+        // The directory finds resources by their municipality's name.
+        crate::resources::refresh_search_texts_in_municipality(tx, code6).await?;
+    }
     audit::append(
         tx,
         ctx,

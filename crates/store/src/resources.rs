@@ -343,14 +343,7 @@ pub async fn rename_category(tx: &mut Tx, ctx: &AuditCtx, id: &str, name: &str) 
         .execute(tx.conn())
         .await
         .map_err(|e| StoreError::from(e).unique_as(DUPLICATE_CATEGORY))?;
-    let members: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM resources WHERE category_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(tx.conn())
-            .await?;
-    for rid in &members {
-        refresh_search_text(tx, rid).await?;
-    }
+    refresh_search_texts(tx, "category_id", id).await?;
     audit::append(
         tx,
         ctx,
@@ -1008,6 +1001,26 @@ async fn compute_search_text(tx: &mut Tx, input: &ResourceInput) -> Result<Strin
         category.as_deref().unwrap_or(""),
         municipality.as_deref().unwrap_or(""),
     ))
+}
+
+/// Recomputes the search text of every resource in a municipality, whose name is part of it
+/// (after the municipality is renamed).
+pub async fn refresh_search_texts_in_municipality(tx: &mut Tx, code6: &str) -> Result<()> {
+    refresh_search_texts(tx, "municipality_code6", code6).await
+}
+
+/// Recomputes the search text of every resource whose `column` is `value`.
+async fn refresh_search_texts(tx: &mut Tx, column: &str, value: &str) -> Result<()> {
+    let members: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM resources WHERE {column} = $1 ORDER BY id"
+    ))
+    .bind(value)
+    .fetch_all(tx.conn())
+    .await?;
+    for rid in &members {
+        refresh_search_text(tx, rid).await?;
+    }
+    Ok(())
 }
 
 async fn refresh_search_text(tx: &mut Tx, id: &str) -> Result<()> {

@@ -267,3 +267,27 @@ both!(the_audit_log_is_filtered_and_exported, |app| {
     .expect("count");
     assert_eq!(views, 1);
 });
+
+both!(a_renamed_municipality_is_found_by_its_new_name, |app| {
+    let mut pref = app.signed_in("pref").await;
+    let search = format!("/resources?q={}", enc("釜石ベイ市"));
+    pref.get(&search)
+        .await
+        .assert_contains("条件に合う社会資源はありません");
+    let renamed = pref
+        .post(
+            "/municipalities/032115/edit",
+            &[
+                ("name", "釜石ベイ市"),
+                ("kana", "かまいしべいし"),
+                ("retired_on", ""),
+                ("note", "名称変更"),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    // The municipality's consultation window, at least, is found by the new name.
+    let found = pref.get(&search).await;
+    found.assert_contains("社会資源（");
+    found.assert_contains("釜石ベイ市");
+});
