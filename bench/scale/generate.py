@@ -629,7 +629,7 @@ def gen_consultations(rng, refs, n, years, today, now, resource_ids, sink_consul
     pref_officer = (refs.staff.get("prefecture_officer") or [None])[0]
     local_weighted = list(zip(refs.local, refs.local_weights))
     counters = dict(refs.counters)
-    children = {"topics": [], "care": [], "entries": [], "resources": [], "referrals": []}
+    children = {"topics": [], "care": [], "pairs": [], "entries": [], "resources": [], "referrals": []}
 
     def rows():
         for at in instants:
@@ -698,10 +698,14 @@ def gen_consultations(rng, refs, n, years, today, now, resource_ids, sink_consul
                 ("oral_phone" if rng.random() < 0.7 else "written") if consent else "", search,
                 (handled or coordinator) if source == "desk" else None, at_text, at_text,
             )
+            # The consultation's date, municipality, status and 担当者 go with its codes (migration 10).
             for t in topics:
-                children["topics"].append((cid, t))
+                children["topics"].append((cid, t, at_text, muni, status, handled))
             for c in cares:
-                children["care"].append((cid, c))
+                children["care"].append((cid, c, at_text, muni, status, handled))
+            for t in topics:
+                for c in cares:
+                    children["pairs"].append((cid, t, c, at_text, muni, status, handled))
             if status == "received":
                 continue
             if rng.random() < 0.25:
@@ -823,8 +827,13 @@ def main():
     log(f"generated {n} consultations, {len(children['topics'])} topics, {len(children['care'])} care rows, "
         f"{len(children['entries'])} entries, {len(children['resources'])} introduced resources, "
         f"{len(children['referrals'])} referrals ({time.time() - t1:.1f} s)")
-    db.copy("consultation_topics", ["consultation_id", "topic"], children["topics"])
-    db.copy("consultation_care_types", ["consultation_id", "care_type_code"], children["care"])
+    db.copy("consultation_topics", ["consultation_id", "topic", "received_at", "child_municipality_code6", "status", "handled_by"],
+            children["topics"])
+    db.copy("consultation_care_types", ["consultation_id", "care_type_code", "received_at", "child_municipality_code6", "status", "handled_by"],
+            children["care"])
+    db.copy("consultation_topic_care_types",
+            ["consultation_id", "topic", "care_type_code", "received_at", "child_municipality_code6", "status", "handled_by"],
+            children["pairs"])
     db.copy("consultation_entries", ["id", "consultation_id", "at", "author_id", "body"], children["entries"])
     db.copy("consultation_resources", ["consultation_id", "resource_id"], children["resources"])
     db.copy("referrals", REFERRAL_COLUMNS, children["referrals"])

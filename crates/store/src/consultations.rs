@@ -224,6 +224,20 @@ impl Where {
         self.sql.push_str(&cond.replace('?', &format!("${n}")));
     }
 
+    /// Adds ` AND column IN (…)` with one parameter per value (none: nothing matches).
+    fn and_in(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            self.raw("1 = 0");
+            return;
+        }
+        let first = self.binds.len() + 1;
+        self.binds.extend(values.iter().cloned());
+        self.sql.push_str(&format!(
+            " AND {column} IN ({})",
+            placeholders(first, values.len())
+        ));
+    }
+
     fn raw(&mut self, cond: &str) {
         self.sql.push_str(" AND ");
         self.sql.push_str(cond);
@@ -496,42 +510,6 @@ fn summary_from_row(r: &sqlx::any::AnyRow) -> Result<Summary> {
     })
 }
 
-/// The ids of the consultations with `f`'s topic and care type, read from those tables'
-/// indexes alone, when they are its only filters; `None` otherwise.
-fn linked_only(f: &Filter) -> Option<Where> {
-    let only_linked = f.keyword.trim().is_empty()
-        && f.from.is_none()
-        && f.to.is_none()
-        && f.municipality_code6.is_empty()
-        && f.area_id.is_empty()
-        && f.status.is_empty()
-        && f.handled_by.is_empty()
-        && f.source.is_empty();
-    if !only_linked {
-        return None;
-    }
-    let mut w = Where::default();
-    match (f.topic.is_empty(), f.care_type.is_empty()) {
-        (false, false) => {
-            w.binds = vec![f.topic.clone(), f.care_type.clone()];
-            w.sql = "SELECT t.consultation_id FROM consultation_topics t WHERE t.topic = $1 AND EXISTS (
-                SELECT 1 FROM consultation_care_types x WHERE x.consultation_id = t.consultation_id AND x.care_type_code = $2)"
-                .into();
-        }
-        (false, true) => {
-            w.binds = vec![f.topic.clone()];
-            w.sql = "SELECT consultation_id FROM consultation_topics WHERE topic = $1".into();
-        }
-        (true, false) => {
-            w.binds = vec![f.care_type.clone()];
-            w.sql = "SELECT consultation_id FROM consultation_care_types WHERE care_type_code = $1"
-                .into();
-        }
-        (true, true) => return None,
-    }
-    Some(w)
-}
-
 /// How a list reads the consultations that match its filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
@@ -559,21 +537,17 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
     // In date order the period is also a range of `received_at` (from the start of its first
     // JST day to the start of the day after its last), so the walk down that index starts and
     // stops where the period does.
-    let day_start = |day: &str, after: bool| {
-        resources::parse_iso_date(day)
-            .and_then(|d| if after { d.next_day() } else { Some(d) })
-            .map(|d| clock::format(d.midnight().assume_offset(JST)))
-            .filter(|_| reading == Reading::InDateOrder)
-    };
+    let bound =
+        |day: &str, after: bool| day_start(day, after).filter(|_| reading == Reading::InDateOrder);
     if let Some(from) = &f.from {
         w.and_text("c.received_on >= ?", from.clone());
-        if let Some(at) = day_start(from, false) {
+        if let Some(at) = bound(from, false) {
             w.and_text("c.received_at >= ?", at);
         }
     }
     if let Some(to) = &f.to {
         w.and_text("c.received_on <= ?", to.clone());
-        if let Some(at) = day_start(to, true) {
+        if let Some(at) = bound(to, true) {
             w.and_text("c.received_at < ?", at);
         }
     }
@@ -592,51 +566,117 @@ fn apply_filter(backend: Backend, f: &Filter, w: &mut Where, reading: Reading) {
             f.area_id.clone(),
         );
     }
-    // Found through the topic's (else the care type's) own index, or checked row by row on
-    // the way down the date index (and for the care type beside a topic, which is cheaper
-    // than collecting every consultation with it).
-    let linked = |table: &str, column: &str, found_by_index: bool| {
-        if found_by_index {
-            format!("c.id IN (SELECT consultation_id FROM {table} WHERE {column} = ?)")
-        } else {
-            format!(
-                "EXISTS (SELECT 1 FROM {table} x WHERE x.consultation_id = c.id AND x.{column} = ?)"
-            )
-        }
-    };
-    // Beside a filter on the consultations' own indexed columns, which then leads, they are
-    // checked row by row too.
-    let by_filter = reading == Reading::ByFilter
-        && f.municipality_code6.is_empty()
-        && f.area_id.is_empty()
-        && f.handled_by.is_empty();
+    // Only beside a keyword: without one a topic or care type leads (`by_code`).
     if !f.topic.is_empty() {
         w.and_text(
-            &linked("consultation_topics", "topic", by_filter),
+            "EXISTS (SELECT 1 FROM consultation_topics x WHERE x.consultation_id = c.id AND x.topic = ?)",
             f.topic.clone(),
         );
     }
     if !f.care_type.is_empty() {
         w.and_text(
-            &linked(
-                "consultation_care_types",
-                "care_type_code",
-                by_filter && f.topic.is_empty(),
-            ),
+            "EXISTS (SELECT 1 FROM consultation_care_types x WHERE x.consultation_id = c.id AND x.care_type_code = ?)",
             f.care_type.clone(),
         );
     }
-    if f.status == "open" {
-        w.raw(&format!("{} <> 'closed'", col("status")));
-    } else if !f.status.is_empty() {
-        w.and_text(&format!("{} = ?", col("status")), f.status.clone());
-    }
+    own_columns(f, w, col);
+}
+
+/// The filters on the consultation row's own columns besides municipality and period.
+fn own_columns(f: &Filter, w: &mut Where, col: impl Fn(&str) -> String) {
+    status_filter(f, w, &col("status"));
     if !f.handled_by.is_empty() {
         w.and_text(&format!("{} = ?", col("handled_by")), f.handled_by.clone());
     }
     if !f.source.is_empty() {
         w.and_text(&format!("{} = ?", col("source")), f.source.clone());
     }
+}
+
+/// The status filter on `column`: one status, or `open` for every status but 完了.
+fn status_filter(f: &Filter, w: &mut Where, column: &str) {
+    if f.status == "open" {
+        w.raw(&format!("{column} <> 'closed'"));
+    } else if !f.status.is_empty() {
+        w.and_text(&format!("{column} = ?"), f.status.clone());
+    }
+}
+
+/// The start of JST day `day` (or of the day after it) as stored in `received_at`.
+fn day_start(day: &str, after: bool) -> Option<String> {
+    resources::parse_iso_date(day)
+        .and_then(|d| if after { d.next_day() } else { Some(d) })
+        .map(|d| clock::format(d.midnight().assume_offset(JST)))
+}
+
+/// Without a keyword, a topic or care type filter (or the pair of both) leads: those rows carry
+/// the consultation's date, municipality, status and 担当者 (migration 10), so the list reads
+/// them newest first down their index and checks the other filters on the entry; only the
+/// source is read from the consultation row. `FROM` and the conditions; the code's row is `k`.
+/// An area is given as its municipalities (`area_codes`), which PostgreSQL can estimate,
+/// unlike a subquery.
+fn by_code(f: &Filter, area_codes: &[String]) -> Option<(String, Where)> {
+    let mut w = Where::default();
+    let table = match (f.topic.is_empty(), f.care_type.is_empty()) {
+        (false, false) => {
+            w.and_text("k.topic = ?", f.topic.clone());
+            w.and_text("k.care_type_code = ?", f.care_type.clone());
+            "consultation_topic_care_types"
+        }
+        (false, true) => {
+            w.and_text("k.topic = ?", f.topic.clone());
+            "consultation_topics"
+        }
+        (true, false) => {
+            w.and_text("k.care_type_code = ?", f.care_type.clone());
+            "consultation_care_types"
+        }
+        (true, true) => return None,
+    };
+    if !f.municipality_code6.is_empty() {
+        w.and_text(
+            "k.child_municipality_code6 = ?",
+            f.municipality_code6.clone(),
+        );
+    }
+    if !f.area_id.is_empty() {
+        w.and_in("k.child_municipality_code6", area_codes);
+    }
+    // A condition on the consultation row itself (the source, or a period that is not a date)
+    // makes it read too.
+    let mut on_row = false;
+    for (day, after) in [(&f.from, false), (&f.to, true)] {
+        let Some(day) = day else { continue };
+        match (day_start(day, after), after) {
+            (Some(at), false) => w.and_text("k.received_at >= ?", at),
+            (Some(at), true) => w.and_text("k.received_at < ?", at),
+            // Not a date: compared as given, like the list without a code.
+            (None, false) => {
+                on_row = true;
+                w.and_text("c.received_on >= ?", day.clone());
+            }
+            (None, true) => {
+                on_row = true;
+                w.and_text("c.received_on <= ?", day.clone());
+            }
+        }
+    }
+    status_filter(f, &mut w, "k.status");
+    if !f.handled_by.is_empty() {
+        w.and_text("k.handled_by = ?", f.handled_by.clone());
+    }
+    if !f.source.is_empty() {
+        on_row = true;
+        w.and_text("c.source = ?", f.source.clone());
+    }
+    let from = if on_row {
+        // The code's rows lead; the consultation is read by its key.
+        w.raw("c.id = k.consultation_id");
+        format!("{table} k CROSS JOIN consultations c")
+    } else {
+        format!("{table} k")
+    };
+    Some((from, w))
 }
 
 async fn summaries(db: &Db, w: &Where, order_limit: &str) -> Result<Vec<Summary>> {
@@ -714,29 +754,34 @@ pub async fn list(
         Some(_) => enough,
         None => enough.clamp(search_index::COUNT_UP_TO + 1, MAX_IDS),
     };
+    if lookup.is_none() && (!filter.topic.is_empty() || !filter.care_type.is_empty()) {
+        let area_codes = if filter.area_id.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT municipality_code6 FROM area_municipalities WHERE area_id = $1",
+            )
+            .bind(&filter.area_id)
+            .fetch_all(db.pool())
+            .await?
+        };
+        if let Some((from, coded)) = by_code(filter, &area_codes) {
+            return list_by_code(db, &from, &coded, offset, per_page).await;
+        }
+    }
     let candidates = match &lookup {
         Some(lookup) => Some(search_index::candidates(db, lookup, probe).await?),
-        None if !w.sql.is_empty() => {
-            let (sql, probed) = match linked_only(filter) {
-                Some(linked) => (format!("{} LIMIT {probe}", linked.sql), linked),
-                None => (
-                    format!(
-                        "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
-                        w.sql
-                    ),
-                    w.clone(),
-                ),
-            };
-            Some(
-                probed
-                    .query(&sql)
-                    .fetch_all(db.pool())
-                    .await?
-                    .iter()
-                    .map(|r| r.try_get(0))
-                    .collect::<std::result::Result<Vec<String>, _>>()?,
-            )
-        }
+        None if !w.sql.is_empty() => Some(
+            w.query(&format!(
+                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
+                w.sql
+            ))
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<Vec<String>, _>>()?,
+        ),
         None => None,
     };
     if let Some(ids) = candidates
@@ -804,6 +849,67 @@ pub async fn list(
         }),
         None => listing(db, &in_order, rows, offset, per_page).await,
     }
+}
+
+/// One page of the consultations read through a topic or care type's rows (`by_code`): the
+/// first `COUNT_UP_TO + 1` matches newest first, which give the page and the count, or for a
+/// page past them, the page and a count that stops there.
+async fn list_by_code(
+    db: &Db,
+    from: &str,
+    w: &Where,
+    offset: i64,
+    per_page: i64,
+) -> Result<Listing<Summary>> {
+    let ids_sql = format!(
+        "SELECT k.consultation_id FROM {from} WHERE 1 = 1{} ORDER BY k.received_at DESC, k.consultation_id DESC",
+        w.sql
+    );
+    let ids = |sql: String| async move {
+        w.query(&sql)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0).map_err(StoreError::from))
+            .collect::<Result<Vec<String>>>()
+    };
+    let first = search_index::COUNT_UP_TO + 1;
+    let (page_ids, found) = if offset.saturating_add(per_page) <= first {
+        let all = ids(format!("{ids_sql} LIMIT {first}")).await?;
+        let found = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let page = all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+            .collect::<Vec<_>>();
+        (page, found)
+    } else {
+        let page = ids(format!("{ids_sql} LIMIT {per_page} OFFSET {offset}")).await?;
+        let found = w
+            .number(
+                db,
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE 1 = 1{} LIMIT {first}) capped",
+                    w.sql
+                ),
+            )
+            .await?;
+        (page, found)
+    };
+    let rows = if page_ids.is_empty() {
+        Vec::new()
+    } else {
+        let shown = Where {
+            sql: format!(" AND c.id IN ({})", placeholders(1, page_ids.len())),
+            binds: page_ids,
+        };
+        summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await?
+    };
+    Ok(Listing {
+        rows,
+        total: found.min(search_index::COUNT_UP_TO),
+        more: found > search_index::COUNT_UP_TO,
+    })
 }
 
 /// Whether a page of `shown` rows is the last one: a page that is not full ends the list (and
@@ -1012,7 +1118,33 @@ fn received_on(received_at: &str) -> Result<(String, i32)> {
     Ok((date.to_string(), fiscal_year(date)))
 }
 
-async fn set_codes(tx: &mut Tx, id: &str, input: &ConsultationInput) -> Result<()> {
+/// Copies consultation `id`'s new status to its code rows (see [`set_codes`]).
+async fn set_code_status(tx: &mut Tx, id: &str, status: &str) -> Result<()> {
+    for table in [
+        "consultation_topics",
+        "consultation_care_types",
+        "consultation_topic_care_types",
+    ] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET status = $1 WHERE consultation_id = $2"
+        ))
+        .bind(status)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces consultation `id`'s topics and care types, and their pairs. Each row copies the
+/// consultation's date of receipt, municipality, status and 担当者 (for the list's indexes,
+/// migration 10), so it is written after the consultation row.
+pub(crate) async fn set_codes(
+    tx: &mut Tx,
+    id: &str,
+    topics: &[impl AsRef<str>],
+    care_types: &[impl AsRef<str>],
+) -> Result<()> {
     sqlx::query("DELETE FROM consultation_topics WHERE consultation_id = $1")
         .bind(id)
         .execute(tx.conn())
@@ -1021,23 +1153,40 @@ async fn set_codes(tx: &mut Tx, id: &str, input: &ConsultationInput) -> Result<(
         .bind(id)
         .execute(tx.conn())
         .await?;
-    for t in &input.topics {
-        sqlx::query("INSERT INTO consultation_topics (consultation_id, topic) VALUES ($1, $2)")
-            .bind(id)
-            .bind(t)
-            .execute(tx.conn())
-            .await?;
-    }
-    for c in &input.care_types {
+    sqlx::query("DELETE FROM consultation_topic_care_types WHERE consultation_id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    for t in topics {
         sqlx::query(
-            "INSERT INTO consultation_care_types (consultation_id, care_type_code) VALUES ($1, $2)",
+            "INSERT INTO consultation_topics (consultation_id, topic, received_at, child_municipality_code6, status, handled_by)
+             SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
         )
         .bind(id)
-        .bind(c)
+        .bind(t.as_ref())
+        .execute(tx.conn())
+        .await?;
+    }
+    for c in care_types {
+        sqlx::query(
+            "INSERT INTO consultation_care_types (consultation_id, care_type_code, received_at, child_municipality_code6, status, handled_by)
+             SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
+        )
+        .bind(id)
+        .bind(c.as_ref())
         .execute(tx.conn())
         .await
         .map_err(map_fk)?;
     }
+    sqlx::query(
+        "INSERT INTO consultation_topic_care_types (consultation_id, topic, care_type_code, received_at, child_municipality_code6, status, handled_by)
+         SELECT t.consultation_id, t.topic, x.care_type_code, t.received_at, t.child_municipality_code6, t.status, t.handled_by
+         FROM consultation_topics t JOIN consultation_care_types x ON x.consultation_id = t.consultation_id
+         WHERE t.consultation_id = $1",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
@@ -1086,7 +1235,7 @@ async fn insert(
     .await
     .map_err(map_fk)?;
     search_index::store(tx, Indexed::Consultations, &id, &search).await?;
-    set_codes(tx, &id, input).await?;
+    set_codes(tx, &id, &input.topics, &input.care_types).await?;
     audit::append(
         tx,
         ctx,
@@ -1161,7 +1310,7 @@ pub async fn update(
     .await
     .map_err(map_fk)?;
     search_index::store(tx, Indexed::Consultations, id, &search).await?;
-    set_codes(tx, id, input).await?;
+    set_codes(tx, id, &input.topics, &input.care_types).await?;
     audit::append(
         tx,
         ctx,
@@ -1229,6 +1378,7 @@ pub async fn add_entry(
             .bind(consultation_id)
             .execute(tx.conn())
             .await?;
+            set_code_status(tx, consultation_id, &p.status).await?;
             audit::append(
                 tx,
                 ctx,

@@ -587,22 +587,7 @@ pub async fn load(tx: &mut Tx, ctx: &AuditCtx, prefecture_code: &str) -> Result<
         .execute(tx.conn())
         .await?;
         search_index::store(tx, Indexed::Consultations, &id, &search).await?;
-        for t in &p.topics {
-            sqlx::query("INSERT INTO consultation_topics (consultation_id, topic) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(*t)
-                .execute(tx.conn())
-                .await?;
-        }
-        for c in &p.care {
-            sqlx::query(
-                "INSERT INTO consultation_care_types (consultation_id, care_type_code) VALUES ($1, $2)",
-            )
-            .bind(&id)
-            .bind(c)
-            .execute(tx.conn())
-            .await?;
-        }
+        crate::consultations::set_codes(tx, &id, &p.topics, &p.care).await?;
         if p.source != "desk" {
             continue;
         }

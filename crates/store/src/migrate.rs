@@ -94,6 +94,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0009_search_grams.postgres.sql"),
         then: Some(DataStep::IndexSearchKeys),
     },
+    Migration {
+        version: 10,
+        name: "codes_by_date",
+        common: "",
+        sqlite: include_str!("../migrations/0010_codes_by_date.sqlite.sql"),
+        postgres: include_str!("../migrations/0010_codes_by_date.postgres.sql"),
+        then: None,
+    },
 ];
 
 /// The newest schema version this binary knows.
@@ -104,13 +112,19 @@ pub fn latest_version() -> i64 {
 /// Applies every migration not yet applied; returns how many ran. Refuses to run against a
 /// database whose schema is newer than this binary.
 pub async fn run(db: &Db) -> Result<usize> {
+    run_up_to(db, latest_version()).await
+}
+
+/// Applies the migrations not yet applied up to schema version `last` (an upgrade is tested
+/// from the schema an older release left).
+pub async fn run_up_to(db: &Db, last: i64) -> Result<usize> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .execute(db.pool())
     .await?;
     let mut applied = 0;
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let mut tx = db.begin().await?;
         if db.backend() == Backend::Postgres {
             // Two servers starting at once must not both migrate.

@@ -147,7 +147,10 @@ async fn seed(app: &TestApp) {
         .await
         .expect("consultation");
         for t in s.topics {
-            sqlx::query("INSERT INTO consultation_topics (consultation_id, topic) VALUES ($1, $2)")
+            sqlx::query(
+                "INSERT INTO consultation_topics (consultation_id, topic, received_at, child_municipality_code6, status, handled_by)
+                 SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
+            )
                 .bind(&id)
                 .bind(*t)
                 .execute(app.db.pool())
@@ -156,7 +159,8 @@ async fn seed(app: &TestApp) {
         }
         for c in s.care {
             sqlx::query(
-                "INSERT INTO consultation_care_types (consultation_id, care_type_code) VALUES ($1, $2)",
+                "INSERT INTO consultation_care_types (consultation_id, care_type_code, received_at, child_municipality_code6, status, handled_by)
+                 SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
             )
             .bind(&id)
             .bind(*c)

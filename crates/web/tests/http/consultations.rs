@@ -851,3 +851,213 @@ both!(
         assert_eq!(receipts_listed(&still), vec![ra]);
     }
 );
+
+/// The receipt numbers of the consultations matching the list's filters, newest first, counted
+/// straight from the consultations (not from the code rows the list reads).
+async fn expected_receipts(app: &TestApp, f: [&str; 7]) -> Vec<String> {
+    let [topic, care, area, municipality, from, to, status] = f;
+    sqlx::query_scalar(
+        "SELECT c.receipt_no FROM consultations c
+         WHERE ($1 = '' OR EXISTS (SELECT 1 FROM consultation_topics t WHERE t.consultation_id = c.id AND t.topic = $1))
+           AND ($2 = '' OR EXISTS (SELECT 1 FROM consultation_care_types x WHERE x.consultation_id = c.id AND x.care_type_code = $2))
+           AND ($3 = '' OR c.child_municipality_code6 IN (SELECT municipality_code6 FROM area_municipalities WHERE area_id = $3))
+           AND ($4 = '' OR c.child_municipality_code6 = $4)
+           AND ($5 = '' OR c.received_on >= $5)
+           AND ($6 = '' OR c.received_on <= $6)
+           AND ($7 = '' OR c.status <> 'closed')
+         ORDER BY c.received_at DESC, c.id DESC",
+    )
+    .bind(topic)
+    .bind(care)
+    .bind(area)
+    .bind(municipality)
+    .bind(from)
+    .bind(to)
+    .bind(status)
+    .fetch_all(app.db.pool())
+    .await
+    .expect("expected receipts")
+}
+
+both!(
+    a_list_by_topic_or_care_type_follows_each_consultations_date_and_municipality,
+    |app| {
+        let mut c = app.signed_in("coordinator").await;
+        let morioka_area: String =
+            sqlx::query_scalar("SELECT id FROM areas WHERE name = '盛岡圏域'")
+                .fetch_one(app.db.pool())
+                .await
+                .expect("area");
+        let fy_start = format!(
+            "{}-04-01",
+            tsunagu_domain::wareki::fiscal_year(today_jst(clock::now())) - 1
+        );
+        let today = today_jst(clock::now()).to_string();
+        // Every pair of filters with a topic or care type: the same consultations, in the same
+        // order, as read straight from the consultations.
+        for (query, f) in [
+            (
+                "topic=medical&care_type=ventilator",
+                ["medical", "ventilator", "", "", "", "", ""],
+            ),
+            (
+                &*format!("topic=welfare&area={morioka_area}"),
+                ["welfare", "", &morioka_area, "", "", "", ""],
+            ),
+            (
+                "care_type=suction&municipality=032018",
+                ["", "suction", "", "032018", "", "", ""],
+            ),
+            (
+                &*format!("topic=medical&from={fy_start}&to={today}"),
+                ["medical", "", "", "", &fy_start, &today, ""],
+            ),
+            (
+                "care_type=ventilator&status=open",
+                ["", "ventilator", "", "", "", "", "open"],
+            ),
+            (
+                &*format!("topic=medical&care_type=suction&area={morioka_area}&status=open"),
+                ["medical", "suction", &morioka_area, "", "", "", "open"],
+            ),
+        ] {
+            let expected = expected_receipts(&app, f).await;
+            assert!(!expected.is_empty(), "{query}: the demo has none");
+            let page = c.get(&format!("/consultations?{query}")).await;
+            page.assert_contains(&format!("条件に合う相談記録（{}件）", expected.len()));
+            let first: Vec<String> = expected.iter().take(50).cloned().collect();
+            assert_eq!(receipts_listed(&page), first, "{query}");
+        }
+
+        // A consultation moved to another municipality and date leaves the first one's list
+        // and its period, and appears in the other's.
+        let received = format!("{today} 09:00");
+        let id = log_consultation(
+            &mut c,
+            &[
+                ("received_at", &received),
+                ("channel", "phone"),
+                ("requester_type", "family"),
+                ("child_municipality", "032018"),
+                ("topics", "disaster"),
+                ("care_types", "ventilator"),
+                ("question", "停電のときの人工呼吸器の電源（移動の試験）"),
+                ("status", "in_progress"),
+            ],
+        )
+        .await;
+        let receipt = receipt_of(&app, &id).await;
+        let in_morioka = c
+            .get("/consultations?topic=disaster&municipality=032018")
+            .await;
+        assert_eq!(receipts_listed(&in_morioka).first(), Some(&receipt));
+        let pref = user_id(&app, "pref").await;
+        let edited = c
+            .post(
+                &format!("/consultations/{id}/edit"),
+                &[
+                    ("handled_by", &pref),
+                    ("received_at", "2024-05-10 10:00"),
+                    ("channel", "phone"),
+                    ("requester_type", "family"),
+                    ("child_municipality", "032131"),
+                    ("topics", "disaster"),
+                    ("care_types", "ventilator"),
+                    ("question", "停電のときの人工呼吸器の電源（移動の試験）"),
+                    ("status", "in_progress"),
+                ],
+            )
+            .await;
+        assert_eq!(edited.status, 303, "{}", edited.body);
+        let left = c
+            .get("/consultations?topic=disaster&municipality=032018")
+            .await;
+        assert!(!receipts_listed(&left).contains(&receipt));
+        let this_year = c
+            .get(&format!(
+                "/consultations?care_type=ventilator&from={today}&to={today}"
+            ))
+            .await;
+        assert!(!receipts_listed(&this_year).contains(&receipt));
+        let moved = c
+            .get("/consultations?topic=disaster&municipality=032131")
+            .await;
+        assert!(receipts_listed(&moved).contains(&receipt));
+        let then = c
+            .get("/consultations?care_type=ventilator&from=2024-05-10&to=2024-05-10")
+            .await;
+        assert_eq!(receipts_listed(&then), vec![receipt.clone()]);
+        then.assert_contains("条件に合う相談記録（1件）");
+        // Handed to another 担当者, it is in their list of that care type.
+        let coordinator = user_id(&app, "coordinator").await;
+        for (handler, listed) in [(&pref, true), (&coordinator, false)] {
+            let page = c
+                .get(&format!(
+                    "/consultations?care_type=ventilator&handled_by={handler}"
+                ))
+                .await;
+            assert_eq!(receipts_listed(&page).contains(&receipt), listed);
+        }
+        // Closed from its timeline, it leaves the open ones of its topic and care type.
+        let open_pair = "/consultations?topic=disaster&care_type=ventilator&status=open&from=2024-05-10&to=2024-05-10";
+        assert_eq!(
+            receipts_listed(&c.get(open_pair).await),
+            vec![receipt.clone()]
+        );
+        let closed = c
+            .post(
+                &format!("/consultations/{id}/entries"),
+                &[
+                    ("entry_body", "非常用電源の手配を確認した"),
+                    ("entry_status", "closed"),
+                    ("entry_follow_up_on", ""),
+                ],
+            )
+            .await;
+        assert_eq!(closed.status, 303, "{}", closed.body);
+        assert!(receipts_listed(&c.get(open_pair).await).is_empty());
+        let closed_pair = "/consultations?topic=disaster&care_type=ventilator&status=closed&from=2024-05-10&to=2024-05-10";
+        assert_eq!(
+            receipts_listed(&c.get(closed_pair).await),
+            vec![receipt.clone()]
+        );
+
+        // More than a thousand: counted up to 1000, and a page past them is still read.
+        let mut tx = app.db.begin().await.expect("begin");
+        for i in 0..1001 {
+            let now = clock::now_text();
+            let cid = tsunagu_store::new_id();
+            sqlx::query(
+                "INSERT INTO consultations (id, receipt_no, fiscal_year, received_at, received_on, channel,
+                    requester_type, child_municipality_code6, question, status, search_text, created_at, updated_at)
+                 VALUES ($1, $2, 2019, $3, '2019-06-01', 'phone', 'family', '032018', '試験', 'closed', '', $4, $4)",
+            )
+            .bind(&cid)
+            .bind(format!("R1-Y{i:04}"))
+            .bind(format!("2019-06-01T00:{:02}:{:02}Z", i / 60, i % 60))
+            .bind(&now)
+            .execute(tx.conn())
+            .await
+            .expect("insert");
+            sqlx::query(
+                "INSERT INTO consultation_topics (consultation_id, topic, received_at, child_municipality_code6, status, handled_by)
+                 SELECT id, 'financial', received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
+            )
+            .bind(&cid)
+            .execute(tx.conn())
+            .await
+            .expect("topic");
+        }
+        tx.commit().await.expect("commit");
+        let period = "topic=financial&municipality=032018&from=2019-06-01&to=2019-06-01";
+        let many = c.get(&format!("/consultations?{period}")).await;
+        many.assert_contains("条件に合う相談記録（1000件以上）");
+        assert_eq!(
+            receipts_listed(&many).first().map(String::as_str),
+            Some("R1-Y1000")
+        );
+        let past = c.get(&format!("/consultations?{period}&page=21")).await;
+        past.assert_contains("1000件以上中 1001–1001件");
+        assert_eq!(receipts_listed(&past), vec!["R1-Y0000".to_string()]);
+    }
+);
