@@ -152,6 +152,16 @@ def queries(db):
         + "".join(f" AND r.search_text LIKE '%{t}%'" for t in normalize_for_search("ひまわり 盛岡").split(" "))
         + f" LIMIT {ENOUGH}")]
     by_ids = " WHERE r.id IN (" + ", ".join(f"${i}" for i in range(1, len(rare_ids) + 1)) + ")"
+    # The list filtered by a topic, a care type or both reads those rows newest first
+    # (consultations.rs, by_code); an area is bound as its municipalities.
+    last_area = db.query("SELECT id FROM areas WHERE prefecture_code = '03' ORDER BY sort_order DESC LIMIT 1")[0][0]
+    area_codes = [r[0] for r in db.query(
+        f"SELECT municipality_code6 FROM area_municipalities WHERE area_id = '{last_area}' ORDER BY municipality_code6")]
+    in_area = ", ".join(f"${i}" for i in range(2, len(area_codes) + 2))
+    small = db.query(
+        "SELECT m.code6 FROM municipalities m LEFT JOIN consultations c ON c.child_municipality_code6 = m.code6 "
+        "WHERE m.prefecture_code = '03' GROUP BY m.code6 ORDER BY COUNT(c.id), m.code6 LIMIT 1")[0][0]
+    by_code = "ORDER BY k.received_at DESC, k.consultation_id DESC LIMIT 1001"
     c_kw = contains(kind, "c.search_text", "$1")
     ckw = [term_value(kind, normalize_for_search("ショートステイ"))]
     crare = [term_value(kind, normalize_for_search("R1-20191"))]
@@ -194,6 +204,18 @@ def queries(db):
          ckw + [index_query(kind, 'ショートステイ')]),
         ("consultations: keyword index, receipt number (fewer than 500: all the matches)",
          f"SELECT c.id FROM {index_from(kind, 'consultations')} WHERE {index_lookup(kind, '$1', 'consultations')} LIMIT 500", [index_query(kind, 'R1-20191')]),
+        ("consultations: topic + care type, up to 1,001 newest first (their pairs' rows)",
+         f"SELECT k.consultation_id FROM consultation_topic_care_types k WHERE k.topic = $1 AND k.care_type_code = $2 {by_code}",
+         ["disaster", "ventilator"]),
+        ("consultations: topic + area, up to 1,001 newest first (the topic's rows)",
+         f"SELECT k.consultation_id FROM consultation_topics k WHERE k.topic = $1 AND k.child_municipality_code6 IN ({in_area}) {by_code}",
+         ["disaster"] + area_codes),
+        ("consultations: care type + municipality, up to 1,001 newest first (the care type's rows)",
+         f"SELECT k.consultation_id FROM consultation_care_types k WHERE k.care_type_code = $1 AND k.child_municipality_code6 = $2 {by_code}",
+         ["ventilator", small]),
+        ("consultations: care type + status open, up to 1,001 newest first (the care type's rows)",
+         f"SELECT k.consultation_id FROM consultation_care_types k WHERE k.care_type_code = $1 AND k.status <> 'closed' {by_code}",
+         ["suction"]),
     ]
     for label, sql in stats_queries():
         q.append((f"{label} (年度 {fy})", sql, [fy_from, fy_to]))
