@@ -478,9 +478,14 @@ pub struct Listing<T> {
 
 const COUNT_FROM: &str = "SELECT COUNT(*) FROM consultations c WHERE 1 = 1";
 
-/// A keyword search reads its page in date order, down the index, when there are at least
-/// this many matches per row up to the end of the page (see [`list`]).
+/// A search reads its page in date order, down the index, when there are at least this many
+/// matches per row up to the end of the page (and more than a count shows; see [`list`]).
 const DENSE_MATCHES: i64 = 10;
+
+/// How many of the newest consultations a keyword search samples to tell a common word
+/// (see [`list`]), and how many it then reads for one before it asks the index.
+const RECENT_SAMPLE: i64 = 1_000;
+const RECENT_FIRST: i64 = 10_000;
 
 /// The most ids a page is read by (each a bound value; SQLite takes 32,766).
 const MAX_IDS: i64 = 10_000;
@@ -741,19 +746,14 @@ pub async fn list(
         Indexed::Consultations,
         &keyword_terms(&filter.keyword),
     );
-    // Candidates first: the keyword index's, or the filters' own indexes'. Fewer than asked
-    // for are all there are: the page and the count are read among them, by id. More are
-    // dense enough to be met soon down the date index, below.
-    let enough = offset
+    // Matches first, through the keyword index or the filters' own indexes, at least one more
+    // than a count shows. Fewer than asked for are all there are: the page is read among them,
+    // by id, and they are counted. More are dense enough to be met soon down the date index,
+    // below, and are "1000件以上" without counting them all.
+    let probe = offset
         .saturating_add(per_page)
         .saturating_mul(DENSE_MATCHES)
-        .min(MAX_IDS);
-    // Filters alone read at least one more match than a count shows: more than that is
-    // "1000件以上" without counting them all.
-    let probe = match &lookup {
-        Some(_) => enough,
-        None => enough.clamp(search_index::COUNT_UP_TO + 1, MAX_IDS),
-    };
+        .clamp(search_index::COUNT_UP_TO + 1, MAX_IDS);
     if lookup.is_none() && (!filter.topic.is_empty() || !filter.care_type.is_empty()) {
         let area_codes = if filter.area_id.is_empty() {
             Vec::new()
@@ -769,86 +769,115 @@ pub async fn list(
             return list_by_code(db, &from, &coded, offset, per_page).await;
         }
     }
-    let candidates = match &lookup {
-        Some(lookup) => Some(search_index::candidates(db, lookup, probe).await?),
-        None if !w.sql.is_empty() => Some(
-            w.query(&format!(
-                "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
-                w.sql
-            ))
+    let matches = |sql: String, w: Where| async move {
+        w.query(&sql)
             .fetch_all(db.pool())
             .await?
             .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<Vec<String>, _>>()?,
+            .map(|r| r.try_get(0).map_err(StoreError::from))
+            .collect::<Result<Vec<String>>>()
+    };
+    if lookup.is_some() && offset.saturating_add(per_page) <= search_index::COUNT_UP_TO {
+        // A common word is met soon among the newest consultations, sooner than the index
+        // (PostgreSQL's reads every entry of a gram) finds them. When one in ten of the
+        // newest `RECENT_SAMPLE` holds it, up to `RECENT_FIRST` are read newest first, and
+        // when they hold more matches than a count shows, those give the page.
+        let newest = |window: i64| {
+            format!(
+                "(SELECT * FROM consultations ORDER BY received_at DESC, id DESC LIMIT {window}) c WHERE 1 = 1{}",
+                in_order.sql
+            )
+        };
+        let sampled = in_order
+            .number(
+                db,
+                &format!("SELECT COUNT(*) FROM {}", newest(RECENT_SAMPLE)),
+            )
+            .await?;
+        let recent = if sampled.saturating_mul(10) >= RECENT_SAMPLE {
+            matches(
+                format!(
+                    "SELECT c.id FROM {} LIMIT {}",
+                    newest(RECENT_FIRST),
+                    search_index::COUNT_UP_TO + 1
+                ),
+                in_order.clone(),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        if i64::try_from(recent.len()).unwrap_or(i64::MAX) > search_index::COUNT_UP_TO {
+            let page: Vec<String> = recent
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+                .collect();
+            let shown = Where {
+                sql: format!(" AND c.id IN ({})", placeholders(1, page.len())),
+                binds: page,
+            };
+            return Ok(Listing {
+                rows: summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await?,
+                total: search_index::COUNT_UP_TO,
+                more: true,
+            });
+        }
+    }
+    let found = match &lookup {
+        Some(lookup) => {
+            // The index offers, the conditions on the row decide: one reading for both.
+            let mut by_index = in_order.clone();
+            by_index.binds.push(lookup.query.clone());
+            let sql = format!(
+                "SELECT c.id FROM {} WHERE 1 = 1{} AND {} LIMIT {probe}",
+                lookup.from,
+                in_order.sql,
+                lookup.condition_at(by_index.binds.len())
+            );
+            Some(matches(sql, by_index).await?)
+        }
+        None if !w.sql.is_empty() => Some(
+            matches(
+                format!(
+                    "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
+                    w.sql
+                ),
+                w.clone(),
+            )
+            .await?,
         ),
         None => None,
     };
-    if let Some(ids) = candidates
+    if let Some(ids) = &found
         && i64::try_from(ids.len()).unwrap_or(i64::MAX) < probe
     {
-        if ids.is_empty() {
-            return Ok(Listing {
-                rows: Vec::new(),
-                total: 0,
-                more: false,
-            });
-        }
-        let mut by_id = Where {
-            sql: format!(
-                "{} AND c.id IN ({})",
-                in_order.sql,
-                placeholders(in_order.binds.len() + 1, ids.len())
-            ),
-            binds: in_order.binds.clone(),
+        let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let by_id = Where {
+                sql: format!(" AND c.id IN ({})", placeholders(1, ids.len())),
+                binds: ids.clone(),
+            };
+            summaries(db, &by_id, &order_limit).await?
         };
-        by_id.binds.extend(ids);
-        let rows = summaries(db, &by_id, &order_limit).await?;
-        return listing(db, &by_id, rows, offset, per_page).await;
+        return Ok(Listing {
+            rows,
+            total,
+            more: false,
+        });
     }
     // Newest first through the index `consultations_received_at` (migration 0006).
     let rows = summaries(db, &in_order, &order_limit).await?;
-    if page_ends_list(rows.len(), offset, per_page) {
+    if found.is_none() || page_ends_list(rows.len(), offset, per_page) {
         return listing(db, &in_order, rows, offset, per_page).await;
     }
-    match &lookup {
-        Some(lookup) => {
-            // Counting every match of a common word would read them all: the count stops at
-            // `COUNT_UP_TO`, read from the index.
-            let mut counted = Where {
-                sql: format!(
-                    " AND {}{}",
-                    lookup.condition_at(in_order.binds.len() + 1),
-                    in_order.sql
-                ),
-                binds: in_order.binds.clone(),
-            };
-            counted.binds.push(lookup.query.clone());
-            let total = counted
-                .number(
-                    db,
-                    &format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE 1 = 1{} LIMIT {}) capped",
-                        lookup.from,
-                        counted.sql,
-                        search_index::COUNT_UP_TO + 1
-                    ),
-                )
-                .await?;
-            Ok(Listing {
-                rows,
-                total: total.min(search_index::COUNT_UP_TO),
-                more: total > search_index::COUNT_UP_TO,
-            })
-        }
-        // The probe found more than `COUNT_UP_TO`.
-        None if !w.sql.is_empty() => Ok(Listing {
-            rows,
-            total: search_index::COUNT_UP_TO,
-            more: true,
-        }),
-        None => listing(db, &in_order, rows, offset, per_page).await,
-    }
+    Ok(Listing {
+        rows,
+        total: search_index::COUNT_UP_TO,
+        more: true,
+    })
 }
 
 /// One page of the consultations read through a topic or care type's rows (`by_code`): the

@@ -712,7 +712,7 @@ both!(the_public_form_files_a_request_in_received, |app| {
 
 /// Logs a consultation received today with `question`; returns its id and receipt number.
 async fn log_question(app: &TestApp, c: &mut Client, question: &str) -> (String, String) {
-    let received = format!("{} 09:00", today_jst(clock::now()));
+    let received = format!("{} 00:00", today_jst(clock::now()));
     let id = log_consultation(
         c,
         &[
@@ -793,7 +793,7 @@ both!(
         }
 
         // An edit takes the old words out of the index and puts the new ones in.
-        let received = format!("{} 09:00", today_jst(clock::now()));
+        let received = format!("{} 00:00", today_jst(clock::now()));
         let edited = c
             .post(
                 &format!("/consultations/{a}/edit"),
@@ -931,7 +931,7 @@ both!(
 
         // A consultation moved to another municipality and date leaves the first one's list
         // and its period, and appears in the other's.
-        let received = format!("{today} 09:00");
+        let received = format!("{today} 00:00");
         let id = log_consultation(
             &mut c,
             &[
