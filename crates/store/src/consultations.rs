@@ -1147,13 +1147,16 @@ fn received_on(received_at: &str) -> Result<(String, i32)> {
     Ok((date.to_string(), fiscal_year(date)))
 }
 
+/// The tables of a consultation's topics, care types and their pairs (migration 10).
+const CODE_TABLES: [&str; 3] = [
+    "consultation_topics",
+    "consultation_care_types",
+    "consultation_topic_care_types",
+];
+
 /// Copies consultation `id`'s new status to its code rows (see [`set_codes`]).
 async fn set_code_status(tx: &mut Tx, id: &str, status: &str) -> Result<()> {
-    for table in [
-        "consultation_topics",
-        "consultation_care_types",
-        "consultation_topic_care_types",
-    ] {
+    for table in CODE_TABLES {
         sqlx::query(&format!(
             "UPDATE {table} SET status = $1 WHERE consultation_id = $2"
         ))
@@ -1174,38 +1177,29 @@ pub(crate) async fn set_codes(
     topics: &[impl AsRef<str>],
     care_types: &[impl AsRef<str>],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM consultation_topics WHERE consultation_id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("DELETE FROM consultation_care_types WHERE consultation_id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("DELETE FROM consultation_topic_care_types WHERE consultation_id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    for t in topics {
-        sqlx::query(
-            "INSERT INTO consultation_topics (consultation_id, topic, received_at, child_municipality_code6, status, handled_by)
-             SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
-        )
-        .bind(id)
-        .bind(t.as_ref())
-        .execute(tx.conn())
-        .await?;
+    for table in CODE_TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE consultation_id = $1"))
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
     }
-    for c in care_types {
-        sqlx::query(
-            "INSERT INTO consultation_care_types (consultation_id, care_type_code, received_at, child_municipality_code6, status, handled_by)
-             SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1",
-        )
-        .bind(id)
-        .bind(c.as_ref())
-        .execute(tx.conn())
-        .await
-        .map_err(map_fk)?;
+    let topics: Vec<&str> = topics.iter().map(AsRef::as_ref).collect();
+    let care_types: Vec<&str> = care_types.iter().map(AsRef::as_ref).collect();
+    for (table, column, codes) in [
+        ("consultation_topics", "topic", &topics),
+        ("consultation_care_types", "care_type_code", &care_types),
+    ] {
+        for code in codes {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (consultation_id, {column}, received_at, child_municipality_code6, status, handled_by)
+                 SELECT id, $2, received_at, child_municipality_code6, status, handled_by FROM consultations WHERE id = $1"
+            ))
+            .bind(id)
+            .bind(*code)
+            .execute(tx.conn())
+            .await
+            .map_err(map_fk)?;
+        }
     }
     sqlx::query(
         "INSERT INTO consultation_topic_care_types (consultation_id, topic, care_type_code, received_at, child_municipality_code6, status, handled_by)

@@ -10,15 +10,11 @@ use tsunagu_domain::wareki::{fiscal_year, today_jst};
 use tsunagu_store::audit::{self, Verification};
 use tsunagu_store::{Db, DbOptions, Row, demo, migrate, reference};
 
+mod support;
+
+use support::{Dir, PgDatabase};
+
 const MORIOKA: &str = "032018";
-
-struct Dir(std::path::PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 async fn load(url: String) -> Db {
     let db = Db::connect(&DbOptions {
@@ -189,33 +185,19 @@ async fn assert_plausible_and_valid(db: &Db) {
 
 #[tokio::test]
 async fn the_demo_survey_data_is_valid_and_plausible_on_sqlite() {
-    let dir =
-        Dir(std::env::temp_dir().join(format!("tsunagu-demo-surveys-{}", tsunagu_store::new_id())));
-    std::fs::create_dir_all(&dir.0).expect("dir");
-    let db = load(format!("sqlite://{}", dir.0.join("t.sqlite3").display())).await;
+    let dir = Dir::new("tsunagu-demo-surveys");
+    let db = load(dir.sqlite_url()).await;
     assert_plausible_and_valid(&db).await;
     db.close().await;
 }
 
 #[tokio::test]
 async fn the_demo_survey_data_is_valid_and_plausible_on_postgres() {
-    let Ok(base) = std::env::var("TSUNAGU_TEST_POSTGRES_URL") else {
-        eprintln!("TSUNAGU_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+    let Some(pg) = PgDatabase::create().await else {
         return;
     };
-    // A database of its own, named like the HTTP tests' so that a leftover is cleaned up.
-    let name = format!("tsunagu_t_{}", tsunagu_store::new_id().replace('-', ""));
-    let mut conn = tsunagu_store::connect_one(&base).await.expect("connect");
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
-    let db = load(format!("{prefix}/{name}")).await;
+    let db = load(pg.url.clone()).await;
     assert_plausible_and_valid(&db).await;
     db.close().await;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
+    pg.drop().await;
 }

@@ -3,15 +3,10 @@
 //! lists filtered by them find what was there before. On SQLite, and on PostgreSQL when
 //! TSUNAGU_TEST_POSTGRES_URL is set.
 
+mod support;
+
+use support::{Dir, PgDatabase};
 use tsunagu_store::{Db, DbOptions, Row, migrate, reference};
-
-struct Dir(std::path::PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Two consultations written as a release with schema 9 wrote them, then the upgrade.
 async fn upgrade_keeps_the_codes(url: String) {
@@ -125,30 +120,15 @@ async fn upgrade_keeps_the_codes(url: String) {
 
 #[tokio::test]
 async fn upgrading_to_schema_10_keeps_the_codes_on_sqlite() {
-    let dir = Dir(
-        std::env::temp_dir().join(format!("tsunagu-migrate-codes-{}", tsunagu_store::new_id()))
-    );
-    std::fs::create_dir_all(&dir.0).expect("dir");
-    upgrade_keeps_the_codes(format!("sqlite://{}", dir.0.join("t.sqlite3").display())).await;
+    let dir = Dir::new("tsunagu-migrate-codes");
+    upgrade_keeps_the_codes(dir.sqlite_url()).await;
 }
 
 #[tokio::test]
 async fn upgrading_to_schema_10_keeps_the_codes_on_postgres() {
-    let Ok(base) = std::env::var("TSUNAGU_TEST_POSTGRES_URL") else {
-        eprintln!("TSUNAGU_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+    let Some(pg) = PgDatabase::create().await else {
         return;
     };
-    // A database of its own, named like the HTTP tests' so that a leftover is cleaned up.
-    let name = format!("tsunagu_t_{}", tsunagu_store::new_id().replace('-', ""));
-    let mut conn = tsunagu_store::connect_one(&base).await.expect("connect");
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
-    upgrade_keeps_the_codes(format!("{prefix}/{name}")).await;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .expect("drop database");
+    upgrade_keeps_the_codes(pg.url.clone()).await;
+    pg.drop().await;
 }
