@@ -256,6 +256,16 @@ impl Where {
         Ok(q.fetch_one(db.pool()).await?)
     }
 
+    /// The first column of every row `sql` (which holds this clause) gives: ids.
+    async fn ids(&self, db: &Db, sql: &str) -> Result<Vec<String>> {
+        self.query(sql)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0).map_err(StoreError::from))
+            .collect()
+    }
+
     fn query<'q>(
         &self,
         sql: &'q str,
@@ -769,14 +779,6 @@ pub async fn list(
             return list_by_code(db, &from, &coded, offset, per_page).await;
         }
     }
-    let matches = |sql: String, w: Where| async move {
-        w.query(&sql)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get(0).map_err(StoreError::from))
-            .collect::<Result<Vec<String>>>()
-    };
     if lookup.is_some() && offset.saturating_add(per_page) <= search_index::COUNT_UP_TO {
         // A common word is met soon among the newest consultations, sooner than the index
         // (PostgreSQL's reads every entry of a gram) finds them. When one in ten of the
@@ -795,30 +797,22 @@ pub async fn list(
             )
             .await?;
         let recent = if sampled.saturating_mul(10) >= RECENT_SAMPLE {
-            matches(
-                format!(
-                    "SELECT c.id FROM {} LIMIT {}",
-                    newest(RECENT_FIRST),
-                    search_index::COUNT_UP_TO + 1
-                ),
-                in_order.clone(),
-            )
-            .await?
+            in_order
+                .ids(
+                    db,
+                    &format!(
+                        "SELECT c.id FROM {} LIMIT {}",
+                        newest(RECENT_FIRST),
+                        search_index::COUNT_UP_TO + 1
+                    ),
+                )
+                .await?
         } else {
             Vec::new()
         };
         if i64::try_from(recent.len()).unwrap_or(i64::MAX) > search_index::COUNT_UP_TO {
-            let page: Vec<String> = recent
-                .into_iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(per_page).unwrap_or(usize::MAX))
-                .collect();
-            let shown = Where {
-                sql: format!(" AND c.id IN ({})", placeholders(1, page.len())),
-                binds: page,
-            };
             return Ok(Listing {
-                rows: summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await?,
+                rows: page_of(db, recent, offset, per_page).await?,
                 total: search_index::COUNT_UP_TO,
                 more: true,
             });
@@ -835,15 +829,15 @@ pub async fn list(
                 in_order.sql,
                 lookup.condition_at(by_index.binds.len())
             );
-            Some(matches(sql, by_index).await?)
+            Some(by_index.ids(db, &sql).await?)
         }
         None if !w.sql.is_empty() => Some(
-            matches(
-                format!(
+            w.ids(
+                db,
+                &format!(
                     "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
                     w.sql
                 ),
-                w.clone(),
             )
             .await?,
         ),
@@ -894,26 +888,15 @@ async fn list_by_code(
         "SELECT k.consultation_id FROM {from} WHERE 1 = 1{} ORDER BY k.received_at DESC, k.consultation_id DESC",
         w.sql
     );
-    let ids = |sql: String| async move {
-        w.query(&sql)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get(0).map_err(StoreError::from))
-            .collect::<Result<Vec<String>>>()
-    };
     let first = search_index::COUNT_UP_TO + 1;
-    let (page_ids, found) = if offset.saturating_add(per_page) <= first {
-        let all = ids(format!("{ids_sql} LIMIT {first}")).await?;
+    let (rows, found) = if offset.saturating_add(per_page) <= first {
+        let all = w.ids(db, &format!("{ids_sql} LIMIT {first}")).await?;
         let found = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let page = all
-            .into_iter()
-            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
-            .collect::<Vec<_>>();
-        (page, found)
+        (page_of(db, all, offset, per_page).await?, found)
     } else {
-        let page = ids(format!("{ids_sql} LIMIT {per_page} OFFSET {offset}")).await?;
+        let page = w
+            .ids(db, &format!("{ids_sql} LIMIT {per_page} OFFSET {offset}"))
+            .await?;
         let found = w
             .number(
                 db,
@@ -923,22 +906,30 @@ async fn list_by_code(
                 ),
             )
             .await?;
-        (page, found)
-    };
-    let rows = if page_ids.is_empty() {
-        Vec::new()
-    } else {
-        let shown = Where {
-            sql: format!(" AND c.id IN ({})", placeholders(1, page_ids.len())),
-            binds: page_ids,
-        };
-        summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await?
+        (page_of(db, page, 0, per_page).await?, found)
     };
     Ok(Listing {
         rows,
         total: found.min(search_index::COUNT_UP_TO),
         more: found > search_index::COUNT_UP_TO,
     })
+}
+
+/// The summaries of one page of `ids`, which are newest first: `per_page` from `offset`.
+async fn page_of(db: &Db, ids: Vec<String>, offset: i64, per_page: i64) -> Result<Vec<Summary>> {
+    let page: Vec<String> = ids
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+        .collect();
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shown = Where {
+        sql: format!(" AND c.id IN ({})", placeholders(1, page.len())),
+        binds: page,
+    };
+    summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await
 }
 
 /// Whether a page of `shown` rows is the last one: a page that is not full ends the list (and
