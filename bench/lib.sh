@@ -1,5 +1,6 @@
-# Helpers shared by bench/survey.sh and bench/directory_consultations.sh, sourced after they
-# set ROOT. They read the caller's WORK, BIN, BASE_URL, KEEP, PG_BASE, PG_ADMIN_DB, PG_DBS,
+# Helpers shared by bench/survey.sh and bench/directory_consultations.sh (bench/platform.sh
+# uses the first few and defines its own cleanup, start_and_wait and sign_in), sourced after
+# they set ROOT. They read the caller's WORK, BIN, BASE_URL, KEEP, PG_BASE, PG_ADMIN_DB, PG_DBS,
 # LOGIN, PASSWORD and SERVER_PID.
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

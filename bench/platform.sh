@@ -43,10 +43,10 @@ if [[ -z "$PORT" ]]; then
 fi
 BASE_URL="http://$HOST:$PORT"
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 2; }
-
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"; }
+# log, die, need, psql_admin, stop_server, drop_db; this script keeps its own cleanup,
+# start_and_wait and sign_in (it keeps all raw output, times the start, signs in anyone).
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 need curl "apt-get install -y curl"
 need wrk "apt-get install -y wrk"
 need awk "apt-get install -y gawk"
@@ -88,30 +88,6 @@ if "$BIN" demo --help 2>/dev/null | grep -q -- '--database-url'; then DEMO_ON_PG
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tsunagu-bench.XXXXXX")"
 SERVER_PID=""
 PG_DBS=()
-
-psql_admin() {
-    psql -X -q -v ON_ERROR_STOP=1 "$PG_BASE/$PG_ADMIN_DB" "$@"
-}
-
-stop_server() {
-    local pid="${SERVER_PID:-}"
-    [[ -n "$pid" ]] || return 0
-    SERVER_PID=""
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-drop_db() {
-    local name="$1"
-    psql_admin -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
-}
 
 cleanup() {
     stop_server
