@@ -236,6 +236,20 @@ fn cross_site(req: &Request) -> bool {
     false
 }
 
+/// `405 Method Not Allowed` with the `Allow` header listing `methods`.
+fn method_not_allowed(methods: &[axum::http::Method]) -> Response {
+    let allow = methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resp = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    resp
+}
+
 /// Establishes the context and enforces sessions, CSRF and the route's declared action.
 pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Response {
     match context_inner(st, req, next).await {
@@ -255,9 +269,12 @@ async fn context_inner(st: AppState, mut req: Request, next: Next) -> Result<Res
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
     let action = match &matched {
-        Some(m) => Some(st.registry.action(req.method(), m).ok_or_else(|| {
-            AppError::Internal(format!("route {} {m} declares no action", req.method()))
-        })?),
+        Some(m) => match st.registry.action(req.method(), m) {
+            Some(a) => Some(a),
+            // The path exists but not with this method: 405 with the methods it has, before
+            // any session is loaded or handler runs.
+            None => return Ok(method_not_allowed(&st.registry.methods(m))),
+        },
         // No route matched: the 404 page, which anybody may see.
         None => None,
     };

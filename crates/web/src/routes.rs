@@ -102,6 +102,20 @@ impl Registry {
             .map(|(_, a)| *a)
     }
 
+    /// The methods `path` (a route pattern) answers, HEAD included where GET is.
+    pub fn methods(&self, path: &str) -> Vec<Method> {
+        let mut out: Vec<Method> = Vec::new();
+        for s in self.specs.iter().filter(|s| s.path == path) {
+            if !out.contains(&s.method) {
+                out.push(s.method.clone());
+            }
+            if s.method == Method::GET && !out.contains(&Method::HEAD) {
+                out.push(Method::HEAD);
+            }
+        }
+        out
+    }
+
     pub fn specs(&self) -> &[RouteSpec] {
         &self.specs
     }

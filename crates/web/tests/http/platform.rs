@@ -132,3 +132,32 @@ both!(navigation_differs_by_role, |app| {
     assert!(!c.body.contains("href=\"/admin/audit\""));
     c.assert_contains("href=\"/matrix\"");
 });
+
+both!(a_method_a_path_does_not_have_is_405_with_allow, |app| {
+    let c = app.client();
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/healthz", "GET, HEAD"),
+        (reqwest::Method::DELETE, "/login", "GET, HEAD, POST"),
+        (reqwest::Method::GET, "/surveys/rounds", "POST"),
+    ] {
+        let resp = c
+            .http
+            .request(method.clone(), format!("{}{path}", c.base))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 405, "{method} {path}");
+        let got = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(got, allow, "{method} {path}");
+        let body = resp.text().await.unwrap_or_default();
+        assert!(
+            body.contains("この操作はできません"),
+            "{method} {path}: {body}"
+        );
+    }
+});
