@@ -33,8 +33,7 @@ const LOCK_AFTER_FAILURES: i64 = 10;
 
 const MSG_WRONG: &str = "ログインIDまたはパスワードが正しくありません。";
 const MSG_LOCKED: &str = "ログインに続けて失敗したため、このログインIDでは一時的にログインできません。15分ほど待ってから、もう一度お試しください。";
-const MSG_IP_LIMIT: &str =
-    "この端末からのログインの失敗が多すぎます。しばらく待ってから、もう一度お試しください。";
+const MSG_IP_LIMIT: &str = "この端末のネットワークからのログインの失敗が多すぎます。二要素認証を設定していないアカウントは、15分ほど待ってから、もう一度お試しください。";
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -56,13 +55,16 @@ struct LoginQuery {
     ended: String,
 }
 
-/// Only same-site paths may be returned to after sign-in.
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/')
+/// Only same-site paths may be returned to after sign-in: one leading `/`, not followed by
+/// `/` or `\`, and no control characters or backslashes anywhere (browsers drop tabs and line
+/// breaks from a URL, so `/\t/evil.example` would become `//evil.example`).
+pub(crate) fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
-        && !next.starts_with("/login")
-    {
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !next.starts_with("/login");
+    if ok {
         next.to_string()
     } else {
         "/".to_string()
@@ -137,24 +139,12 @@ async fn login(State(st): State<AppState>, ctx: Ctx, form: FormData) -> Result<R
         );
     }
     let since = window_start();
-    if accounts::failures_from_ip(&st.db, &ctx.client_ip, &since).await?
-        >= st.cfg.login_failures_per_ip
-    {
-        audit::record(
-            &st.db,
-            &audit_ctx,
-            Event::new("auth.ip_limited", "client", &ctx.client_ip),
-        )
-        .await?;
-        return login_again(
-            &st,
-            &ctx,
-            &login_id,
-            &next,
-            MSG_IP_LIMIT,
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
+    // Many failures from one address (a municipality's whole office shares one) do not lock
+    // its staff out: past the limit a password is still checked, but only an account with a
+    // second factor may go on, to the code page. Guessing passwords from there gains nothing
+    // without the code, and each login id keeps its own lockout.
+    let address_limited = accounts::failures_from_ip(&st.db, &ctx.client_ip, &since).await?
+        >= st.cfg.login_failures_per_ip;
     let creds = accounts::credentials(&st.db, &login_id).await?;
     let now = clock::now();
     let locked_by_count =
@@ -220,6 +210,14 @@ async fn login(State(st): State<AppState>, ctx: Ctx, form: FormData) -> Result<R
         )
         .await?;
         let now_locked = failures >= LOCK_AFTER_FAILURES;
+        if address_limited {
+            audit::append(
+                &mut tx,
+                &audit_ctx,
+                Event::new("auth.ip_limited", "client", &ctx.client_ip),
+            )
+            .await?;
+        }
         if now_locked {
             if let Some(uid) = &user_id {
                 let until = clock::format(now + Duration::minutes(LOCK_WINDOW_MINUTES));
@@ -235,11 +233,32 @@ async fn login(State(st): State<AppState>, ctx: Ctx, form: FormData) -> Result<R
         tx.commit().await?;
         let (msg, status) = if now_locked {
             (MSG_LOCKED, StatusCode::TOO_MANY_REQUESTS)
+        } else if address_limited {
+            (MSG_IP_LIMIT, StatusCode::TOO_MANY_REQUESTS)
         } else {
             (MSG_WRONG, StatusCode::UNPROCESSABLE_ENTITY)
         };
         return login_again(&st, &ctx, &login_id, &next, msg, status);
     };
+
+    if address_limited && !creds.totp_enabled {
+        // Answered as a wrong password is under the limit, so it tells nothing.
+        audit::record(
+            &st.db,
+            &audit_ctx,
+            Event::new("auth.ip_limited", "client", &ctx.client_ip)
+                .detail("二要素認証を設定していないアカウント"),
+        )
+        .await?;
+        return login_again(
+            &st,
+            &ctx,
+            &login_id,
+            &next,
+            MSG_IP_LIMIT,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
 
     // A new session id at every sign-in; the old session (if any) ends.
     let mut tx = st.db.begin().await?;

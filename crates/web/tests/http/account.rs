@@ -1,7 +1,5 @@
 //! Forced password change, password rules and two-factor sign-in.
 
-use tsunagu_domain::totp;
-
 use crate::both;
 use crate::support::*;
 
@@ -82,18 +80,6 @@ both!(an_issued_password_must_be_changed_first, |app| {
         303
     );
 });
-
-fn secret_from(body: &str) -> Vec<u8> {
-    let marker = "id=\"totp-secret\">";
-    let start = body.find(marker).expect("secret shown") + marker.len();
-    let end = body[start..].find('<').expect("end") + start;
-    totp::base32_decode(&body[start..end]).expect("base32")
-}
-
-fn code_at(secret: &[u8], offset_steps: i64) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    totp::totp_code(secret, now + offset_steps * 30, 30, 6)
-}
 
 both!(totp_enrolment_then_sign_in_with_a_code, |app| {
     let mut c = app.signed_in("hospital").await;
@@ -206,7 +192,10 @@ both!(
             .expect("creds")
             .expect("exists");
         assert_eq!(
-            stored.totp_secret.as_deref().and_then(totp::base32_decode),
+            stored
+                .totp_secret
+                .as_deref()
+                .and_then(tsunagu_domain::totp::base32_decode),
             Some(new_secret)
         );
 

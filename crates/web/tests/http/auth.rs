@@ -172,3 +172,93 @@ both!(disabled_accounts_lose_their_sessions, |app| {
     let again = c.login("trainer", PASSWORD).await;
     again.assert_contains("ログインIDまたはパスワードが正しくありません");
 });
+
+both!(sign_in_returns_only_to_paths_of_this_site, |app| {
+    for (next, expected) in [
+        ("/consultations", "/consultations"),
+        ("/\t/evil.example/x", "/"),
+        ("/%09/evil.example/x", "/%09/evil.example/x"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/x\r\nSet-Cookie: a=b", "/"),
+        ("https://evil.example/", "/"),
+        ("/login?next=/", "/"),
+    ] {
+        let mut c = app.client();
+        c.get("/login").await;
+        let p = c
+            .post(
+                "/login",
+                &[
+                    ("login_id", "viewer"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 303, "{next:?}: {}", p.body);
+        assert_eq!(p.location, expected, "{next:?}");
+        // The sign-in page itself never offers such a target either.
+        let page = c.get(&format!("/login?next={}", enc(next))).await;
+        if expected == "/" && next != "/login?next=/" {
+            assert!(!page.body.contains("evil.example"), "{next:?}");
+        }
+    }
+});
+
+both!(
+    many_failures_from_one_address_still_let_a_second_factor_through,
+    |app| {
+        let app = spawn_with(
+            app.backend,
+            tsunagu_web::WebConfig {
+                login_failures_per_ip: 3,
+                ..test_config()
+            },
+        )
+        .await;
+        let mut hospital = app.signed_in("hospital").await;
+        let secret = enrol_totp(&mut hospital).await;
+        hospital.post("/logout", &[]).await;
+
+        // Three wrong passwords from this address, for three different ids.
+        let mut guesser = app.client();
+        for id in ["coordinator", "pref", "someone"] {
+            guesser.login(id, "wrong-password-here").await;
+        }
+        let limited = guesser.login("coordinator", "wrong-password-here").await;
+        assert_eq!(limited.status, 429);
+        limited.assert_contains("失敗が多すぎます");
+
+        // An account without a second factor is refused even with its password, in the same
+        // words as a wrong one.
+        let mut viewer = app.client();
+        let refused = viewer.login("viewer", PASSWORD).await;
+        assert_eq!(refused.status, 429);
+        assert_eq!(
+            refused.body.contains("失敗が多すぎます"),
+            limited.body.contains("失敗が多すぎます")
+        );
+        assert_eq!(viewer.get("/").await.status, 303);
+
+        // The staff member with a second factor signs in from the same address.
+        let mut c = app.client();
+        let step1 = c.login("hospital", PASSWORD).await;
+        assert_eq!(step1.status, 303, "{}", step1.body);
+        assert!(
+            step1.location.starts_with("/login/totp"),
+            "{}",
+            step1.location
+        );
+        c.get("/login/totp").await;
+        let ok = c
+            .post(
+                "/login/totp",
+                &[("code", &code_at(&secret, 1)), ("next", "/")],
+            )
+            .await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let home = c.get("/").await;
+        assert_eq!(home.status, 200);
+    }
+);

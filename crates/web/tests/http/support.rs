@@ -339,3 +339,28 @@ pub fn survey_revision(body: &str) -> String {
 pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The TOTP secret shown on the enrolment page.
+pub fn secret_from(body: &str) -> Vec<u8> {
+    let marker = "id=\"totp-secret\">";
+    let start = body.find(marker).expect("secret shown") + marker.len();
+    let end = body[start..].find('<').expect("end") + start;
+    tsunagu_domain::totp::base32_decode(&body[start..end]).expect("base32")
+}
+
+/// The code an authenticator shows `offset_steps` steps of 30 s from now.
+pub fn code_at(secret: &[u8], offset_steps: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    tsunagu_domain::totp::totp_code(secret, now + offset_steps * 30, 30, 6)
+}
+
+/// Enrols `c`'s account in two-factor sign-in; returns the secret.
+pub async fn enrol_totp(c: &mut Client) -> Vec<u8> {
+    let page = c.get("/account/totp").await;
+    let secret = secret_from(&page.body);
+    let enabled = c
+        .post("/account/totp/enable", &[("code", &code_at(&secret, 0))])
+        .await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    secret
+}
