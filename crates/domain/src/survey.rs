@@ -613,9 +613,11 @@ pub fn check(
                 .then(|| format!("{}は選択肢から選んでください", f.label)),
             FieldKind::Flag => (v != "1").then(|| format!("{}の値が正しくありません", f.label)),
             FieldKind::ShortText => (v.chars().count() > 200)
-                .then(|| format!("{}は200文字以内で入力してください", f.label)),
+                .then(|| format!("{}は200文字以内で入力してください", f.label))
+                .or_else(|| crate::validation::control_characters(&f.label, v, false)),
             FieldKind::LongText => (v.chars().count() > 4000)
-                .then(|| format!("{}は4000文字以内で入力してください", f.label)),
+                .then(|| format!("{}は4000文字以内で入力してください", f.label))
+                .or_else(|| crate::validation::control_characters(&f.label, v, true)),
             FieldKind::Date => crate::wareki::parse_date_ja(v).err().map(|_| {
                 format!(
                     "{}は 2026-04-01 や 令和8年4月1日 の形で入力してください",

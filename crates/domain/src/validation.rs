@@ -41,7 +41,36 @@ impl FieldErrors {
     }
 }
 
-/// Trims `value` and checks it is present and at most `max` characters long.
+/// A text field that may hold at least this many characters is long text (a textarea), where
+/// tabs and line breaks belong; in shorter fields they are refused like other control
+/// characters.
+pub const LONG_TEXT_FROM: usize = 500;
+
+/// What is wrong with the characters of `value`, if anything: NUL and other control characters
+/// (C0, DEL, C1) are never accepted, tabs and line breaks only in long text. One rule for every
+/// form and import, so that both databases store the same (PostgreSQL refuses NUL outright).
+pub fn control_characters(label: &str, value: &str, long_text: bool) -> Option<String> {
+    let mut breaks = false;
+    for c in value.chars() {
+        if matches!(c, '\t' | '\n' | '\r') {
+            breaks = true;
+        } else if c.is_control() {
+            return Some(format!(
+                "{label}に使えない文字（制御文字）が含まれています。貼り付けた文字を確認してください"
+            ));
+        }
+    }
+    (breaks && !long_text).then(|| format!("{label}に改行やタブは使えません"))
+}
+
+fn check_characters(errors: &mut FieldErrors, field: &str, label: &str, v: &str, max: usize) {
+    if let Some(m) = control_characters(label, v, max >= LONG_TEXT_FROM) {
+        errors.add(field, m);
+    }
+}
+
+/// Trims `value` and checks it is present, at most `max` characters long and free of control
+/// characters ([`control_characters`]).
 pub fn required_text(
     errors: &mut FieldErrors,
     field: &str,
@@ -55,10 +84,12 @@ pub fn required_text(
     } else if v.chars().count() > max {
         errors.add(field, format!("{label}は{max}文字以内で入力してください"));
     }
+    check_characters(errors, field, label, v, max);
     v.to_string()
 }
 
-/// Trims `value` and checks it is at most `max` characters long; empty is allowed.
+/// Trims `value` and checks it is at most `max` characters long and free of control
+/// characters; empty is allowed.
 pub fn optional_text(
     errors: &mut FieldErrors,
     field: &str,
@@ -70,6 +101,7 @@ pub fn optional_text(
     if v.chars().count() > max {
         errors.add(field, format!("{label}は{max}文字以内で入力してください"));
     }
+    check_characters(errors, field, label, v, max);
     v.to_string()
 }
 
@@ -122,6 +154,32 @@ pub fn optional_email(errors: &mut FieldErrors, field: &str, value: &str) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused_with_the_fields_name() {
+        let mut e = FieldErrors::new();
+        required_text(&mut e, "name", "お名前", "岩手\u{0}太郎", 100);
+        optional_text(&mut e, "memo", "メモ", "a\u{1b}[31m", 100);
+        optional_text(&mut e, "c1", "備考", "x\u{85}y", 100);
+        assert!(
+            e.get("name")
+                .is_some_and(|m| m.contains("お名前") && m.contains("制御文字"))
+        );
+        assert!(e.get("memo").is_some());
+        assert!(e.get("c1").is_some());
+
+        // Tabs and line breaks: in long text yes, in a one-line field no.
+        let mut e = FieldErrors::new();
+        let kept = required_text(&mut e, "question", "相談内容", "一行目\r\n\t二行目", 4000);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(kept, "一行目\r\n\t二行目");
+        required_text(&mut e, "name", "名称", "訪問看護\nステーション", 100);
+        assert_eq!(e.get("name"), Some("名称に改行やタブは使えません"));
+        // Ordinary Japanese text, full-width spaces included, passes.
+        let mut e = FieldErrors::new();
+        required_text(&mut e, "name", "名称", "みちのく　療育園（盛岡）", 100);
+        assert!(e.is_empty());
+    }
 
     #[test]
     fn first_message_per_field_wins_and_order_is_kept() {

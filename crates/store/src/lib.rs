@@ -36,6 +36,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use sqlx::Error as SqlxError;
 pub use sqlx::Row;
 
 /// Which database the deployment uses.

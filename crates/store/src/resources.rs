@@ -300,6 +300,10 @@ fn check_category_name(name: &str) -> Result<String> {
             "種別の名前は50文字以内で入力してください".into(),
         ));
     }
+    if let Some(m) = tsunagu_domain::validation::control_characters("種別の名前", name, false)
+    {
+        return Err(StoreError::Invalid(m));
+    }
     Ok(name.to_string())
 }
 

@@ -45,9 +45,21 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound,
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::Invalid(m) => AppError::BadRequest(m),
+            // PostgreSQL refuses NUL in text (22021). Forms refuse it next to the field first;
+            // this catches a search term or a parameter that no form checks.
+            StoreError::Db(sqlx_error) if is_character_not_in_repertoire(&sqlx_error) => {
+                AppError::BadRequest(
+                    "使えない文字（制御文字）が含まれています。入力した文字を確認してください"
+                        .into(),
+                )
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
+}
+
+fn is_character_not_in_repertoire(e: &tsunagu_store::SqlxError) -> bool {
+    matches!(e, tsunagu_store::SqlxError::Database(d) if d.code().as_deref() == Some("22021"))
 }
 
 impl From<askama::Error> for AppError {

@@ -11,6 +11,7 @@ mod auth;
 mod care_types;
 mod consultation_stats;
 mod consultations;
+mod input_text;
 mod platform;
 mod public_statistics;
 mod resource_transfer;
