@@ -15,6 +15,46 @@ use time::{Date, Duration, Month};
 use crate::text::normalize_for_search;
 use crate::wareki::parse_date_ja;
 
+/// How much of an uploaded table is read at most. Every import passes one, so that a file
+/// cannot make the server read or hold more than a real table of its kind would need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLimits {
+    /// Rows, counting the header row.
+    pub max_rows: u32,
+    /// Columns: cells further right are not read.
+    pub max_columns: u32,
+    /// Characters in one cell (Excel's own limit is 32,767).
+    pub max_cell_chars: usize,
+    /// Bytes a workbook may unpack to, all its parts together.
+    pub max_unpacked_bytes: u64,
+}
+
+impl TableLimits {
+    /// For a directory or roster import: a prefecture's whole list, with room to spare.
+    pub const IMPORT: TableLimits = TableLimits {
+        max_rows: 20_000,
+        max_columns: 200,
+        max_cell_chars: 32_767,
+        max_unpacked_bytes: 64 * 1024 * 1024,
+    };
+
+    /// The message for a table with more rows than allowed.
+    pub fn too_many_rows(&self) -> String {
+        format!(
+            "行が多すぎます（見出しを含めて{}行までにしてください）",
+            self.max_rows
+        )
+    }
+
+    /// The message for a cell longer than allowed; `row` counts from 1.
+    pub fn cell_too_long(&self, row: usize) -> String {
+        format!(
+            "{row}行目に長すぎるセルがあります（1つのセルは{}文字までにしてください）",
+            self.max_cell_chars
+        )
+    }
+}
+
 /// What an uploaded file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -84,8 +124,8 @@ pub fn normalise_line_endings(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// Splits CSV text into rows of cells (rows may have different lengths).
-pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+/// Splits CSV text into rows of cells (rows may have different lengths), within `limits`.
+pub fn parse_csv(text: &str, limits: &TableLimits) -> Result<Vec<Vec<String>>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -93,16 +133,28 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| format!("{}行目を CSV として読み取れません", i + 1))?;
-        rows.push(record.iter().map(str::to_string).collect());
+        if i >= limits.max_rows as usize {
+            return Err(limits.too_many_rows());
+        }
+        if record
+            .iter()
+            .any(|c| c.len() > limits.max_cell_chars && c.chars().count() > limits.max_cell_chars)
+        {
+            return Err(limits.cell_too_long(i + 1));
+        }
+        // Cells past the last column are not read, as no column can be mapped there.
+        let keep = limits.max_columns as usize;
+        rows.push(record.iter().take(keep).map(str::to_string).collect());
     }
     Ok(rows)
 }
 
-/// A CSV file as rows of cells: decoded ([`decode`]), line endings made LF, split.
-pub fn read_csv(bytes: &[u8]) -> Result<(Vec<Vec<String>>, Source), String> {
+/// A CSV file as rows of cells: decoded ([`decode`]), line endings made LF, split within
+/// `limits`.
+pub fn read_csv(bytes: &[u8], limits: &TableLimits) -> Result<(Vec<Vec<String>>, Source), String> {
     let (text, source) = decode(bytes)?;
     let text = normalise_line_endings(&text);
-    Ok((parse_csv(&text)?, source))
+    Ok((parse_csv(&text, limits)?, source))
 }
 
 /// Whether a row holds nothing but blanks.
@@ -414,9 +466,11 @@ mod tests {
 
     #[test]
     fn csv_rows_keep_quotes_commas_and_newlines_and_may_differ_in_length() {
-        let (rows, source) =
-            read_csv("h1,h2\r\n\"a,b\",\"two\r\nlines\"\r\n\"say \"\"hi\"\"\"\r\n,\r\n".as_bytes())
-                .expect("csv");
+        let (rows, source) = read_csv(
+            "h1,h2\r\n\"a,b\",\"two\r\nlines\"\r\n\"say \"\"hi\"\"\"\r\n,\r\n".as_bytes(),
+            &TableLimits::IMPORT,
+        )
+        .expect("csv");
         assert_eq!(source, Source::Utf8);
         assert_eq!(rows[0], ["h1", "h2"]);
         assert_eq!(rows[1], ["a,b", "two\nlines"]);
@@ -428,7 +482,7 @@ mod tests {
     #[test]
     fn shift_jis_csv_reads_like_utf8() {
         let sjis = encode_shift_jis("外部ID,サービス名\r\nx1,髙橋〜ケア\r\n");
-        let (rows, source) = read_csv(&sjis).expect("csv");
+        let (rows, source) = read_csv(&sjis, &TableLimits::IMPORT).expect("csv");
         assert_eq!(source, Source::ShiftJis);
         assert_eq!(rows[1], ["x1", "髙橋\u{FF5E}ケア"]);
     }
@@ -536,5 +590,29 @@ mod tests {
         assert_eq!(parse_public(""), Some(false));
         assert_eq!(parse_public("TRUE"), Some(true));
         assert_eq!(parse_public("たぶん"), None);
+    }
+
+    #[test]
+    fn a_csv_past_the_limits_is_refused_with_the_limit() {
+        let limits = TableLimits {
+            max_rows: 3,
+            max_columns: 2,
+            max_cell_chars: 5,
+            max_unpacked_bytes: 0,
+        };
+        assert_eq!(
+            parse_csv("a,b\nc,d\ne,f\n", &limits).map(|r| r.len()),
+            Ok(3)
+        );
+        let rows = parse_csv("a\nb\nc\nd\n", &limits).expect_err("4 rows");
+        assert!(rows.contains("3行まで"), "{rows}");
+        // Cells further right are not read.
+        assert_eq!(
+            parse_csv("a,b,c,,,\n", &limits),
+            Ok(vec![vec!["a".to_string(), "b".to_string()]])
+        );
+        let long = parse_csv("a,あいうえおか\n", &limits).expect_err("6 characters");
+        assert!(long.contains("5文字まで"), "{long}");
+        assert!(parse_csv("a,あいうえお\n", &limits).is_ok());
     }
 }

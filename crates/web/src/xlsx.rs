@@ -5,6 +5,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use rust_xlsxwriter::{Format, Workbook};
+use tsunagu_domain::csv_import::TableLimits;
 
 use crate::error::AppError;
 
@@ -89,18 +90,89 @@ pub fn write(sheets: &[Sheet<'_>]) -> Result<Vec<u8>, AppError> {
 }
 
 /// Reads the first sheet of an uploaded workbook as rows of text (numbers without a trailing
-/// `.0`, so that codes such as 032018 typed as numbers come back as typed).
-pub fn read_first_sheet(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|_| "Excelファイル（.xlsx）として読み取れません".to_string())?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| "ワークシートがありません".to_string())?
+/// `.0`, so that codes such as 032018 typed as numbers come back as typed), within `limits`.
+pub fn read_first_sheet(bytes: &[u8], limits: &TableLimits) -> Result<Vec<Vec<String>>, String> {
+    let mut book = open_bounded(bytes, limits)?;
+    let name = book
+        .sheet_names()
+        .into_iter()
+        .next()
+        .ok_or_else(|| "ワークシートがありません".to_string())?;
+    read_cells(&mut book, &name, limits, cell_text)
+}
+
+/// Opens a workbook after checking that all its parts together unpack to at most
+/// `limits.max_unpacked_bytes`. The check inflates each part into nothing, counting, and stops
+/// at the limit: a declared size can lie, the bytes that come out cannot. Without it a small
+/// file could unpack to gigabytes inside the reader.
+fn open_bounded(bytes: &[u8], limits: &TableLimits) -> Result<Xlsx<Cursor<Vec<u8>>>, String> {
+    const MAX_PARTS: usize = 10_000;
+    let unreadable = || "Excelファイル（.xlsx）として読み取れません".to_string();
+    let too_big = || {
+        format!(
+            "Excelファイルの中身が大きすぎます（展開して{}MBまでにしてください）",
+            limits.max_unpacked_bytes / (1024 * 1024)
+        )
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| unreadable())?;
+    if zip.len() > MAX_PARTS {
+        return Err(too_big());
+    }
+    let mut left = limits.max_unpacked_bytes;
+    for i in 0..zip.len() {
+        let part = zip.by_index(i).map_err(|_| unreadable())?;
+        let mut part = std::io::Read::take(part, left + 1);
+        let read = std::io::copy(&mut part, &mut std::io::sink()).map_err(|_| unreadable())?;
+        if read > left {
+            return Err(too_big());
+        }
+        left -= read;
+    }
+    calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).map_err(|_| unreadable())
+}
+
+/// Reads sheet `name` cell by cell into rows of text, each cell in its place (index 0 is row 1
+/// and column A). A file claiming a vast sheet costs nothing: only cells that hold something
+/// take memory, cells past the last column are not read, and a value past the last row or
+/// longer than a cell may be stops the reading with a message.
+fn read_cells(
+    book: &mut Xlsx<Cursor<Vec<u8>>>,
+    name: &str,
+    limits: &TableLimits,
+    text_of: fn(&Data) -> String,
+) -> Result<Vec<Vec<String>>, String> {
+    let mut cells = book
+        .worksheet_cells_reader(name)
         .map_err(|_| "ワークシートを読み取れません".to_string())?;
-    Ok(range
-        .rows()
-        .map(|row| row.iter().map(cell_text).collect())
-        .collect())
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => return Err("ワークシートを読み取れません".to_string()),
+        };
+        let (r, c) = cell.get_position();
+        let text = text_of(&Data::from(cell.get_value().clone()));
+        if text.is_empty() || c >= limits.max_columns {
+            continue;
+        }
+        if r >= limits.max_rows {
+            return Err(limits.too_many_rows());
+        }
+        if text.chars().count() > limits.max_cell_chars {
+            return Err(limits.cell_too_long(r as usize + 1));
+        }
+        let (r, c) = (r as usize, c as usize);
+        if rows.len() <= r {
+            rows.resize_with(r + 1, Vec::new);
+        }
+        let row = &mut rows[r];
+        if row.len() <= c {
+            row.resize(c + 1, String::new());
+        }
+        row[c] = text;
+    }
+    Ok(rows)
 }
 
 fn cell_text(d: &Data) -> String {
@@ -141,17 +213,14 @@ pub fn unique_sheet_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<S
 
 /// Reads the sheet called `name` of an uploaded workbook as rows of text, every cell in its
 /// place (index 0 is row 1 and column A), so that positions can be told back as the row
-/// numbers Excel shows. Cells are read one by one, so a file claiming a vast sheet costs
-/// nothing: a value at or below row `max_rows` is refused, columns from `max_columns` on are
-/// ignored. Dates come back as `2026-04-01`; other cells as [`read_first_sheet`] gives them.
+/// numbers Excel shows; within `limits` as [`read_first_sheet`]. Dates come back as
+/// `2026-04-01`; other cells as [`read_first_sheet`] gives them.
 pub fn read_sheet(
     bytes: &[u8],
     name: &str,
-    max_rows: u32,
-    max_columns: u32,
+    limits: &TableLimits,
 ) -> Result<Vec<Vec<String>>, String> {
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|_| "Excelファイル（.xlsx）として読み取れません".to_string())?;
+    let mut book = open_bounded(bytes, limits)?;
     let names = book.sheet_names();
     if !names.iter().any(|n| n == name) {
         return Err(format!(
@@ -159,37 +228,7 @@ pub fn read_sheet(
             names.join("」「")
         ));
     }
-    let mut cells = book
-        .worksheet_cells_reader(name)
-        .map_err(|_| "ワークシートを読み取れません".to_string())?;
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    loop {
-        let cell = match cells.next_cell() {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(_) => return Err("ワークシートを読み取れません".to_string()),
-        };
-        let (r, c) = cell.get_position();
-        let text = dated_cell_text(&Data::from(cell.get_value().clone()));
-        if text.is_empty() || c >= max_columns {
-            continue;
-        }
-        if r >= max_rows {
-            return Err(format!(
-                "行が多すぎます（{max_rows}行目までにしてください）"
-            ));
-        }
-        let (r, c) = (r as usize, c as usize);
-        if rows.len() <= r {
-            rows.resize_with(r + 1, Vec::new);
-        }
-        let row = &mut rows[r];
-        if row.len() <= c {
-            row.resize(c + 1, String::new());
-        }
-        row[c] = text;
-    }
-    Ok(rows)
+    read_cells(&mut book, name, limits, dated_cell_text)
 }
 
 /// A cell as text, with a cell that Excel holds as a date written `2026-04-01`.
@@ -207,6 +246,111 @@ fn dated_cell_text(d: &Data) -> String {
 mod tests {
     use super::*;
 
+    fn limits(max_rows: u32, max_columns: u32) -> TableLimits {
+        TableLimits {
+            max_rows,
+            max_columns,
+            ..TableLimits::IMPORT
+        }
+    }
+
+    /// A workbook whose one sheet holds `cells` (reference, text), written by hand: the sheet's
+    /// XML is what an attacker would write, not what a spreadsheet program would.
+    fn workbook_with_cells(cells: &[(&str, &str)], padding: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut sheet = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+        );
+        for (r, text) in cells {
+            let row: String = r.chars().filter(char::is_ascii_digit).collect();
+            sheet.push_str(&format!(
+                r#"<row r="{row}"><c r="{r}" t="inlineStr"><is><t>{text}</t></is></c></row>"#
+            ));
+        }
+        sheet.push_str(&" ".repeat(padding));
+        sheet.push_str("</sheetData></worksheet>");
+        let parts = [
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string(),
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string(),
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string(),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string(),
+            ),
+            ("xl/worksheets/sheet1.xml", sheet),
+        ];
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, body) in parts {
+            zip.start_file(name, opts).expect("part");
+            zip.write_all(body.as_bytes()).expect("write");
+        }
+        zip.finish().expect("finish");
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_sheet_claiming_the_whole_grid_is_read_in_its_cells_only() {
+        // Cells at A1 and XFD1048576 made the reader allocate the whole grid (~550 GB).
+        let bomb = workbook_with_cells(&[("A1", "名称"), ("XFD1048576", "x")], 0);
+        assert!(bomb.len() < 4096, "{}", bomb.len());
+        let rows = read_first_sheet(&bomb, &TableLimits::IMPORT).expect("read");
+        assert_eq!(rows, vec![vec!["名称".to_string()]]);
+        let tall = workbook_with_cells(&[("A1", "名称"), ("A1048576", "x")], 0);
+        let refused = read_first_sheet(&tall, &TableLimits::IMPORT).expect_err("past the rows");
+        assert!(refused.contains("20000行まで"), "{refused}");
+        // Far to the right but within the rows: the far cell is simply not read.
+        let wide = workbook_with_cells(&[("A1", "名称"), ("XFD2", "x"), ("B3", "盛岡")], 0);
+        let rows = read_first_sheet(&wide, &TableLimits::IMPORT).expect("read");
+        assert_eq!(
+            rows,
+            vec![
+                vec!["名称".to_string()],
+                vec![],
+                vec![String::new(), "盛岡".into()]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_workbook_that_unpacks_past_the_limit_is_refused() {
+        let small = TableLimits {
+            max_unpacked_bytes: 1024 * 1024,
+            ..TableLimits::IMPORT
+        };
+        let bomb = workbook_with_cells(&[("A1", "名称")], 2 * 1024 * 1024);
+        assert!(bomb.len() < 20_000, "{}", bomb.len());
+        let refused = read_first_sheet(&bomb, &small).expect_err("unpacks to 2 MB");
+        assert!(refused.contains("展開して1MBまで"), "{refused}");
+        assert!(read_first_sheet(&workbook_with_cells(&[("A1", "名称")], 1000), &small).is_ok());
+    }
+
+    #[test]
+    fn a_cell_longer_than_a_cell_may_be_is_refused() {
+        let long = "あ".repeat(40);
+        let book = workbook_with_cells(&[("A1", "名称"), ("B2", &long)], 0);
+        let limits = TableLimits {
+            max_cell_chars: 39,
+            ..TableLimits::IMPORT
+        };
+        let refused = read_first_sheet(&book, &limits).expect_err("40 characters");
+        assert!(
+            refused.contains("2行目") && refused.contains("39文字まで"),
+            "{refused}"
+        );
+    }
+
     #[test]
     fn a_written_workbook_reads_back_the_same() {
         let bytes = write(&[Sheet {
@@ -218,7 +362,7 @@ mod tests {
             ],
         }])
         .expect("write");
-        let rows = read_first_sheet(&bytes).expect("read");
+        let rows = read_first_sheet(&bytes, &TableLimits::IMPORT).expect("read");
         assert_eq!(rows[0], ["市町村", "件数"]);
         assert_eq!(rows[1], ["盛岡市", "12"]);
         // Text that looks like a formula stays text.
@@ -227,7 +371,7 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_with_a_message() {
-        assert!(read_first_sheet(b"not a workbook").is_err());
+        assert!(read_first_sheet(b"not a workbook", &TableLimits::IMPORT).is_err());
     }
 
     #[test]
@@ -262,17 +406,20 @@ mod tests {
             .expect("write");
         ws.write_string(3, 40, "遠くの列").expect("write");
         let bytes = wb.save_to_buffer().expect("save");
-        let rows = read_sheet(&bytes, "回答", 100, 10).expect("read");
+        let rows = read_sheet(&bytes, "回答", &limits(100, 10)).expect("read");
         assert_eq!(rows.len(), 4);
         assert!(rows[0].is_empty());
         assert_eq!(rows[2], ["", "総数", "12"]);
         assert_eq!(rows[3], ["", "", "2026-04-01"]);
-        let missing = read_sheet(&bytes, "別", 100, 10).expect_err("no such sheet");
+        let missing = read_sheet(&bytes, "別", &limits(100, 10)).expect_err("no such sheet");
         assert!(
             missing.contains("「別」") && missing.contains("「表紙」「回答」"),
             "{missing}"
         );
-        assert!(read_sheet(&bytes, "回答", 3, 10).is_err(), "too many rows");
-        assert!(read_sheet(b"not a workbook", "回答", 100, 10).is_err());
+        assert!(
+            read_sheet(&bytes, "回答", &limits(3, 10)).is_err(),
+            "too many rows"
+        );
+        assert!(read_sheet(b"not a workbook", "回答", &limits(100, 10)).is_err());
     }
 }

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tsunagu_domain::csv_import::{self, Source, normalise_line_endings};
+use tsunagu_domain::csv_import::{self, Source, TableLimits, normalise_line_endings};
 use tsunagu_domain::policy::Action;
 use tsunagu_domain::wareki::today_jst;
 use tsunagu_store::audit::{self, Event};
@@ -60,7 +60,7 @@ pub fn read_upload(bytes: &[u8]) -> Result<(Vec<Vec<String>>, Source), String> {
         return Err("ファイルが空です".into());
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        let rows = xlsx::read_first_sheet(bytes)?
+        let rows = xlsx::read_first_sheet(bytes, &TableLimits::IMPORT)?
             .into_iter()
             .map(|row| {
                 row.into_iter()
@@ -76,7 +76,7 @@ pub fn read_upload(bytes: &[u8]) -> Result<(Vec<Vec<String>>, Source), String> {
                 .into(),
         );
     }
-    csv_import::read_csv(bytes)
+    csv_import::read_csv(bytes, &TableLimits::IMPORT)
 }
 
 // ---------------------------------------------------------------------------------------------

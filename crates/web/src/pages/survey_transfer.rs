@@ -19,7 +19,7 @@ use rust_xlsxwriter::{
     Color, DataValidation, DataValidationRule, Format, FormatAlign, FormatBorder,
     ProtectionOptions, Workbook, Worksheet, XlsxError,
 };
-use tsunagu_domain::csv_import::normalise_line_endings;
+use tsunagu_domain::csv_import::{TableLimits, normalise_line_endings};
 use tsunagu_domain::policy::{Action, Target};
 use tsunagu_domain::survey::{
     Answers, Check, CheckMode, Definition, Field, FieldKind, check, parse_count,
@@ -75,8 +75,13 @@ const VALUE_HEADER: &str = "回答";
 const MARKER: &str = "tsunagu-survey-response:";
 /// A filled-in form is a few dozen kilobytes; anything much bigger is not one.
 const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
-const MAX_ROWS: u32 = 2000;
-const MAX_COLUMNS: u32 = 20;
+/// A filled-in survey form: our own sheet, a few hundred rows and a handful of columns.
+const FORM_LIMITS: TableLimits = TableLimits {
+    max_rows: 2000,
+    max_columns: 20,
+    max_cell_chars: 4000,
+    max_unpacked_bytes: 16 * 1024 * 1024,
+};
 
 /// Columns of the form sheet.
 const COL_KEY: u16 = 0;
@@ -651,7 +656,7 @@ fn read_upload(bytes: &[u8], r: &StoredResponse) -> Result<Uploaded, String> {
     if !bytes.starts_with(b"PK\x03\x04") {
         return Err("Excel ファイル（.xlsx）ではありません。CSV などは取り込めません".into());
     }
-    let rows = xlsx::read_sheet(bytes, FORM_SHEET, MAX_ROWS, MAX_COLUMNS)?;
+    let rows = xlsx::read_sheet(bytes, FORM_SHEET, &FORM_LIMITS)?;
     let up = read_form(&rows, &r.definition)?;
     if up.made_for.as_ref().is_some_and(|(id, _)| *id != r.line.id) {
         return Err(
