@@ -1,6 +1,9 @@
 //! The audit chain (監査ログ): each entry stores the hash of the previous entry and the hash of its
 //! own content, so that altering, removing or reordering any entry breaks every hash after it.
+//! The hash alone can be recomputed by anyone who can write the database, so each entry also
+//! carries a MAC of its hash under a key kept outside the database ([`entry_mac`]).
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// The hash that stands before the first entry.
@@ -56,6 +59,46 @@ pub fn entry_hash(prev_hash: &str, c: &EntryContent<'_>) -> String {
         }
     }
     to_hex(&h.finalize())
+}
+
+/// An audit key: 32 random bytes and the id that entries signed with it carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditKey {
+    pub id: String,
+    pub bytes: [u8; 32],
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditKey({}, ***)", self.id)
+    }
+}
+
+/// The MAC of entry `seq` whose chain hash is `hash`: `keyid:` and HMAC-SHA256 in hex. The
+/// hash already covers the entry's content and everything before it, so one MAC per entry
+/// seals the whole chain up to it; without the key nobody can make a rewritten chain match.
+pub fn entry_mac(key: &AuditKey, seq: i64, hash: &str) -> String {
+    let mut m =
+        <Hmac<Sha256> as Mac>::new_from_slice(&key.bytes).expect("HMAC accepts any key length");
+    m.update(b"tsunagu-audit-mac-v1\n");
+    m.update(seq.to_string().as_bytes());
+    m.update(b"\n");
+    m.update(hash.as_bytes());
+    format!("{}:{}", key.id, to_hex(&m.finalize().into_bytes()))
+}
+
+/// The key id a stored MAC names.
+pub fn mac_key_id(mac: &str) -> Option<&str> {
+    mac.split_once(':').map(|(id, _)| id)
+}
+
+/// Compares two MACs in time independent of where they first differ.
+pub fn macs_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -125,6 +168,27 @@ mod tests {
             entry_hash(GENESIS_HASH, &b),
             entry_hash(GENESIS_HASH, &sample())
         );
+    }
+
+    #[test]
+    fn the_mac_depends_on_key_sequence_and_hash() {
+        let k1 = AuditKey {
+            id: "k1".into(),
+            bytes: [7; 32],
+        };
+        let k2 = AuditKey {
+            id: "k1".into(),
+            bytes: [8; 32],
+        };
+        let h = entry_hash(GENESIS_HASH, &sample());
+        let m = entry_mac(&k1, 1, &h);
+        assert!(m.starts_with("k1:") && m.len() == 3 + 64, "{m}");
+        assert_eq!(mac_key_id(&m), Some("k1"));
+        assert!(macs_equal(&m, &entry_mac(&k1, 1, &h)));
+        assert!(!macs_equal(&m, &entry_mac(&k2, 1, &h)));
+        assert!(!macs_equal(&m, &entry_mac(&k1, 2, &h)));
+        assert!(!macs_equal(&m, &entry_mac(&k1, 1, GENESIS_HASH)));
+        assert!(!format!("{k1:?}").contains('7'));
     }
 
     #[test]

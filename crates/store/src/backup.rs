@@ -1,9 +1,49 @@
 //! Backup and restore of the embedded SQLite database. PostgreSQL deployments use `pg_dump` and
 //! `pg_restore` (see docs/operations.md).
 
-use std::path::Path;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
 
+use crate::audit::{AuditKeys, CheckpointFile, Verification};
 use crate::{Backend, Db, Result, StoreError};
+
+/// The lock a running server holds on its SQLite database (`<file>.lock` beside it, an
+/// exclusive lock of the operating system's, released when the process ends however it ends).
+/// `restore` takes it too, so that a file is never replaced under a server that keeps writing
+/// to the old one, and a server does not start on a file being replaced.
+#[derive(Debug)]
+pub struct ServerLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl ServerLock {
+    /// Takes the lock of the database at `db_path`, or says who holds it.
+    pub fn acquire(db_path: &Path, holder_wanted: &str) -> Result<ServerLock> {
+        let path = PathBuf::from(format!("{}.lock", db_path.display()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Other(format!("{}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(ServerLock { _file: file, path }),
+            Err(TryLockError::WouldBlock) => Err(StoreError::Invalid(format!(
+                "データベース {} は、動いている Tsunagu が使用中です（{}）。{holder_wanted}",
+                db_path.display(),
+                path.display()
+            ))),
+            Err(TryLockError::Error(e)) => {
+                Err(StoreError::Other(format!("{}: {e}", path.display())))
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
 
 /// Writes a consistent copy of the live database to `target` while the server keeps running
 /// (`VACUUM INTO` reads one snapshot). Refuses to overwrite an existing file.
@@ -32,9 +72,20 @@ pub async fn backup_sqlite(db: &Db, target: &Path) -> Result<u64> {
     Ok(size)
 }
 
-/// Checks that `source` is a Tsunagu database whose audit chain is intact, then replaces the
-/// database file at `live_path` with it. The server must be stopped.
-pub async fn restore_sqlite(source: &Path, live_path: &Path) -> Result<i64> {
+/// Checks that `source` is a Tsunagu database whose audit chain is intact under `keys` and
+/// agrees with the checkpoints up to its own newest entry, then replaces the database file at
+/// `live_path` with it, and records in `checkpoints` that the log went back on purpose.
+/// Refuses while a server holds the database ([`ServerLock`]).
+pub async fn restore_sqlite(
+    source: &Path,
+    live_path: &Path,
+    keys: &AuditKeys,
+    checkpoints: &CheckpointFile,
+) -> Result<i64> {
+    let _lock = ServerLock::acquire(
+        live_path,
+        "サーバーを停止してから、もう一度 restore を実行してください。",
+    )?;
     if !source.is_file() {
         return Err(StoreError::Invalid(format!(
             "{} が見つかりません",
@@ -48,25 +99,35 @@ pub async fn restore_sqlite(source: &Path, live_path: &Path) -> Result<i64> {
         url: format!("sqlite://{src}?mode=ro"),
         max_connections: 2,
     })
-    .await?;
+    .await?
+    .with_audit_keys(keys.clone());
     let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
         .fetch_one(check.pool())
         .await
         .map_err(|_| StoreError::Invalid("Tsunagu のバックアップファイルではありません".into()))?;
-    let entries = match crate::audit::verify(&check).await? {
-        crate::audit::Verification::Intact { entries } => entries,
-        crate::audit::Verification::Broken { seq, reason } => {
+    if version.unwrap_or(0) > crate::migrate::latest_version() {
+        return Err(StoreError::Invalid(
+            "このバックアップは新しい版の Tsunagu で作られています".into(),
+        ));
+    }
+    let backup_head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+        .fetch_one(check.pool())
+        .await?;
+    // Checkpoints past the backup's end are what going back to it undoes.
+    let known: Vec<_> = checkpoints
+        .read()?
+        .into_iter()
+        .filter(|c| c.seq <= backup_head)
+        .collect();
+    let (entries, head) = match crate::audit::verify(&check, &known).await? {
+        Verification::Intact { entries, head } => (entries, head),
+        Verification::Broken { seq, reason } => {
             return Err(StoreError::Invalid(format!(
                 "バックアップの監査ログが改ざんされています（{seq}番: {reason}）"
             )));
         }
     };
     check.close().await;
-    if version.unwrap_or(0) > crate::migrate::latest_version() {
-        return Err(StoreError::Invalid(
-            "このバックアップは新しい版の Tsunagu で作られています".into(),
-        ));
-    }
     let tmp = live_path.with_extension("restore-tmp");
     std::fs::copy(source, &tmp).map_err(|e| StoreError::Other(format!("copy: {e}")))?;
     for suffix in ["-wal", "-shm"] {
@@ -76,5 +137,8 @@ pub async fn restore_sqlite(source: &Path, live_path: &Path) -> Result<i64> {
         }
     }
     std::fs::rename(&tmp, live_path).map_err(|e| StoreError::Other(format!("rename: {e}")))?;
+    if let Some(head) = head {
+        checkpoints.write_restore(&head)?;
+    }
     Ok(entries)
 }

@@ -93,6 +93,8 @@ pub struct Db {
     /// from both reading and then failing to upgrade. PostgreSQL serialises in the database.
     write_lock: Arc<Mutex<()>>,
     url: String,
+    /// The keys that sign audit entries; without them nothing can be written.
+    audit_keys: Option<Arc<audit::AuditKeys>>,
 }
 
 /// Settings for opening the database.
@@ -150,7 +152,20 @@ impl Db {
             backend,
             write_lock: Arc::new(Mutex::new(())),
             url,
+            audit_keys: None,
         })
+    }
+
+    /// The database with the keys its audit entries are signed and checked with.
+    pub fn with_audit_keys(mut self, keys: audit::AuditKeys) -> Db {
+        self.audit_keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The audit keys; an error when none were given, so that no entry is ever written
+    /// unsigned.
+    pub fn audit_keys(&self) -> Result<&audit::AuditKeys> {
+        self.audit_keys.as_deref().ok_or_else(no_audit_keys)
     }
 
     pub fn backend(&self) -> Backend {
@@ -185,6 +200,7 @@ impl Db {
         Ok(Tx {
             inner,
             backend: self.backend,
+            audit_keys: self.audit_keys.clone(),
             _guard: guard,
         })
     }
@@ -204,7 +220,12 @@ impl Db {
 pub struct Tx {
     inner: Transaction<'static, Any>,
     backend: Backend,
+    audit_keys: Option<Arc<audit::AuditKeys>>,
     _guard: Option<OwnedMutexGuard<()>>,
+}
+
+fn no_audit_keys() -> StoreError {
+    StoreError::Other("the audit keys were not loaded: nothing can be written".into())
 }
 
 impl Tx {
@@ -214,6 +235,10 @@ impl Tx {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn audit_keys(&self) -> Result<&audit::AuditKeys> {
+        self.audit_keys.as_deref().ok_or_else(no_audit_keys)
     }
 
     pub async fn commit(self) -> Result<()> {

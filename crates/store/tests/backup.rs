@@ -1,6 +1,6 @@
 //! Backup of a live SQLite database and restore into place, with the audit chain checked.
 
-use tsunagu_store::audit::{self, AuditCtx, Event, Verification};
+use tsunagu_store::audit::{self, AuditCtx, AuditKeys, CheckpointFile, Event, Verification};
 use tsunagu_store::{Db, DbOptions, backup, migrate, reference};
 
 struct Dir(std::path::PathBuf);
@@ -11,13 +11,14 @@ impl Drop for Dir {
     }
 }
 
-async fn open(path: &std::path::Path) -> Db {
+async fn open(path: &std::path::Path, keys: &AuditKeys) -> Db {
     Db::connect(&DbOptions {
         url: format!("sqlite://{}", path.display()),
         max_connections: 2,
     })
     .await
     .expect("open")
+    .with_audit_keys(keys.clone())
 }
 
 #[tokio::test]
@@ -25,7 +26,9 @@ async fn a_backup_taken_while_writing_restores_with_its_chain_intact() {
     let dir = Dir(std::env::temp_dir().join(format!("tsunagu-backup-{}", tsunagu_store::new_id())));
     std::fs::create_dir_all(&dir.0).expect("dir");
     let live = dir.0.join("live.sqlite3");
-    let db = open(&live).await;
+    let keys = AuditKeys::ephemeral().expect("keys");
+    let checkpoints = CheckpointFile::new(dir.0.join("checkpoints"));
+    let db = open(&live, &keys).await;
     migrate::run(&db).await.expect("migrate");
     reference::seed_if_empty(&db, "03").await.expect("seed");
     for i in 0..5 {
@@ -50,18 +53,36 @@ async fn a_backup_taken_while_writing_restores_with_its_chain_intact() {
     )
     .await
     .expect("record");
+    checkpoints.write(&db).await.expect("checkpoint");
+
+    // While a server holds the database, restore refuses and replaces nothing.
+    let lock = backup::ServerLock::acquire(&live, "").expect("lock");
+    let refused = backup::restore_sqlite(&copy, &live, &keys, &checkpoints)
+        .await
+        .expect_err("refused while the server runs");
+    assert!(refused.to_string().contains("使用中"), "{refused}");
+    assert!(refused.to_string().contains("停止してから"), "{refused}");
+    drop(lock);
     db.close().await;
 
-    let entries = backup::restore_sqlite(&copy, &live).await.expect("restore");
+    let entries = backup::restore_sqlite(&copy, &live, &keys, &checkpoints)
+        .await
+        .expect("restore");
     assert_eq!(
         entries, 9,
         "care types + resource categories + reference load + standard survey definition + 5 events"
     );
-    let restored = open(&live).await;
-    assert_eq!(
-        audit::verify(&restored).await.expect("verify"),
-        Verification::Intact { entries: 9 }
-    );
+    let restored = open(&live, &keys).await;
+    // Going back to the backup was on purpose: the checkpoint past it no longer counts.
+    let known = checkpoints.read().expect("checkpoints");
+    assert_eq!(known.last().map(|c| c.seq), Some(9));
+    assert!(matches!(
+        audit::verify(&restored, &known).await.expect("verify"),
+        Verification::Intact {
+            entries: 9,
+            head: Some(_)
+        }
+    ));
     let munis: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM municipalities")
         .fetch_one(restored.pool())
         .await
@@ -77,6 +98,12 @@ async fn restore_refuses_a_file_that_is_not_a_tsunagu_database() {
     let junk = dir.0.join("junk.sqlite3");
     std::fs::write(&junk, b"not a database").expect("write");
     let live = dir.0.join("live.sqlite3");
-    assert!(backup::restore_sqlite(&junk, &live).await.is_err());
+    let keys = AuditKeys::ephemeral().expect("keys");
+    let checkpoints = CheckpointFile::new(dir.0.join("checkpoints"));
+    assert!(
+        backup::restore_sqlite(&junk, &live, &keys, &checkpoints)
+            .await
+            .is_err()
+    );
     assert!(!live.exists(), "nothing replaced");
 }

@@ -22,7 +22,8 @@ async fn load(url: String) -> Db {
         max_connections: 2,
     })
     .await
-    .expect("open");
+    .expect("open")
+    .with_audit_keys(tsunagu_store::audit::AuditKeys::ephemeral().expect("keys"));
     migrate::run(&db).await.expect("migrate");
     reference::seed_if_empty(&db, "03").await.expect("seed");
     let logins = demo::load(&db, "03", "demo-password").await.expect("demo");
@@ -178,7 +179,7 @@ async fn assert_plausible_and_valid(db: &Db) {
     assert_eq!(notices.len(), 1);
     assert!(notices[0].starts_with("【督促】"));
     assert!(matches!(
-        audit::verify(db).await.expect("verify"),
+        audit::verify(db, &[]).await.expect("verify"),
         Verification::Intact { .. }
     ));
 }

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use settings::Settings;
 use tsunagu_domain::roles::Role;
 use tsunagu_store::accounts::{self, UserInput};
-use tsunagu_store::audit::{self, AuditCtx, Verification};
+use tsunagu_store::audit::{self, AuditCtx, AuditKeys, CheckpointFile, Event, Verification};
 use tsunagu_store::{Db, DbOptions, backup, demo, migrate, orgs, reference, search_index};
 
 #[derive(Parser)]
@@ -100,8 +100,12 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; names the first entry that does not match.
+    /// Check the whole chain (hashes, MACs under the audit key, the checkpoints); names the
+    /// first entry that does not match, and prints the head it verified.
     Verify,
+    /// Add a new audit key that signs from now on (stop the server first); the old keys stay in
+    /// the key file to check what they signed.
+    RotateKey,
 }
 
 fn main() -> ExitCode {
@@ -152,10 +156,10 @@ async fn run_cli() -> ExitCode {
     }
 }
 
-async fn open(settings: &Settings) -> Result<Db, String> {
-    let db = Db::connect(&DbOptions {
+async fn connect(settings: &Settings, max_connections: u32) -> Result<Db, String> {
+    Db::connect(&DbOptions {
         url: settings.database_url.clone(),
-        max_connections: settings.db_max_connections,
+        max_connections,
     })
     .await
     .map_err(|e| {
@@ -163,14 +167,56 @@ async fn open(settings: &Settings) -> Result<Db, String> {
             "データベースに接続できません ({}): {e}",
             tsunagu_store::redact_url(&settings.database_url)
         )
-    })?;
+    })
+}
+
+/// Opens the database with its audit keys, migrated, with reference data, its old unsigned
+/// entries sealed, and a checkpoint written.
+async fn open(settings: &Settings) -> Result<Db, String> {
+    let db = connect(settings, settings.db_max_connections).await?;
     migrate::run(&db)
         .await
         .map_err(|e| format!("migration: {e}"))?;
+    let keys = audit_keys(settings, &db).await?;
+    let db = db.with_audit_keys(keys);
     reference::seed_if_empty(&db, &settings.prefecture_code)
         .await
         .map_err(|e| format!("reference data: {e}"))?;
+    if let Some(seq) = audit::seal_unsigned(&db).await.map_err(|e| e.to_string())? {
+        tracing::info!(seq, "audit entries written before signing sealed");
+    }
+    checkpoints(settings)
+        .write(&db)
+        .await
+        .map_err(|e| format!("監査ログのチェックポイント: {e}"))?;
     Ok(db)
+}
+
+fn checkpoints(settings: &Settings) -> CheckpointFile {
+    CheckpointFile::new(settings.audit_checkpoint_path())
+}
+
+/// The audit keys from the key file; a new key file only for a log that no key signed yet
+/// (a key file made anew for a signed log would sign with a key that does not check it).
+async fn audit_keys(settings: &Settings, db: &Db) -> Result<AuditKeys, String> {
+    let path = settings.audit_key_path();
+    if !path.exists() {
+        let signed = audit::count_signed(db).await.map_err(|e| e.to_string())?;
+        if signed > 0 {
+            return Err(format!(
+                "監査ログの鍵ファイル {} がありません。このデータベースの監査ログは鍵で署名されています。鍵ファイルのバックアップを戻すか、audit_key_file（TSUNAGU_AUDIT_KEY_FILE）で場所を指定してください",
+                path.display()
+            ));
+        }
+    }
+    let (keys, created) = AuditKeys::load_or_create(&path).map_err(|e| e.to_string())?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            "audit key created: back it up apart from the database (docs/operations.md)"
+        );
+    }
+    Ok(keys)
 }
 
 async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, String> {
@@ -190,18 +236,23 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             if let Some(b) = bind {
                 settings.bind = b;
             }
+            // The demo keeps its database (SQLite), audit key and checkpoints in one folder.
+            let dir = match data_dir {
+                Some(d) => d,
+                None => {
+                    std::env::temp_dir().join(format!("tsunagu-demo-{}", tsunagu_store::new_id()))
+                }
+            };
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            settings.audit_key_file = dir.join("tsunagu-audit.key").display().to_string();
+            settings.audit_checkpoint_file =
+                dir.join("tsunagu-audit.checkpoints").display().to_string();
             let location = match database_url {
                 Some(url) => {
                     settings.database_url = url;
                     tsunagu_store::redact_url(&settings.database_url)
                 }
                 None => {
-                    let dir = match data_dir {
-                        Some(d) => d,
-                        None => std::env::temp_dir()
-                            .join(format!("tsunagu-demo-{}", tsunagu_store::new_id())),
-                    };
-                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                     let db_path = dir.join("tsunagu.sqlite3");
                     settings.database_url = format!("sqlite://{}", db_path.display());
                     db_path.display().to_string()
@@ -268,12 +319,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             );
         }
         Command::Restore { file } => {
-            let db = Db::connect(&DbOptions {
-                url: settings.database_url.clone(),
-                max_connections: 2,
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+            let db = connect(settings, 2).await?;
             let Some(live) = db.sqlite_path() else {
                 return Err(
                     "PostgreSQL の復元には pg_restore を使ってください（docs/operations.md）"
@@ -281,24 +327,71 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                 );
             };
             db.close().await;
-            let entries = backup::restore_sqlite(&file, std::path::Path::new(&live))
-                .await
-                .map_err(|e| e.to_string())?;
+            let keys =
+                AuditKeys::load_existing(&settings.audit_key_path()).map_err(|e| e.to_string())?;
+            let entries = backup::restore_sqlite(
+                &file,
+                std::path::Path::new(&live),
+                &keys,
+                &checkpoints(settings),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             println!("復元しました: {live}（監査ログ {entries} 件の改ざんなしを確認）");
         }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
             let db = open(settings).await?;
-            match audit::verify(&db).await.map_err(|e| e.to_string())? {
-                Verification::Intact { entries } => {
-                    println!("監査ログは改ざんされていません（{entries} 件を検証）");
+            let file = checkpoints(settings);
+            let known = file.read().map_err(|e| e.to_string())?;
+            match audit::verify(&db, &known)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Verification::Intact { entries, head } => {
+                    println!(
+                        "監査ログは改ざんされていません（{entries} 件を検証、チェックポイント {} 件と照合: {}）",
+                        known.len(),
+                        file.path().display()
+                    );
+                    if let Some(h) = head {
+                        println!("先頭: {} {}", h.seq, h.mac);
+                        println!(
+                            "（この行をデータベースとは別の場所に控えておくと、後で巻き戻しを確かめられます）"
+                        );
+                    }
                 }
                 Verification::Broken { seq, reason } => {
                     println!("監査ログの {seq} 番目のエントリが一致しません: {reason}");
                     return Ok(ExitCode::FAILURE);
                 }
             }
+        }
+        Command::Audit {
+            command: AuditCommand::RotateKey,
+        } => {
+            let db = open(settings).await?;
+            let path = settings.audit_key_path();
+            let keys = AuditKeys::rotate(&path).map_err(|e| e.to_string())?;
+            let id = keys.current().id.clone();
+            let db = db.with_audit_keys(keys);
+            audit::record(
+                &db,
+                &AuditCtx::system("cli"),
+                Event::new("audit.key_rotated", "audit_key", &id)
+                    .detail("これ以降の記録は新しい鍵で署名"),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            checkpoints(settings)
+                .write(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "監査ログの鍵 {id} を追加しました（{}）。古い鍵も検証のために残しています。鍵ファイルのバックアップを取り直してください",
+                path.display()
+            );
         }
         Command::Config => {
             println!("{settings:#?}");
@@ -423,6 +516,17 @@ async fn serve(db: Db, settings: &Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("都道府県コード {} は存在しません", settings.prefecture_code))?;
+    // Held until the process ends, so that `restore` cannot replace the file under us.
+    let _lock = match db.sqlite_path() {
+        Some(p) => Some(
+            backup::ServerLock::acquire(
+                std::path::Path::new(&p),
+                "同じデータベースで二つ目のサーバーは起動できません。",
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let cfg = settings.web_config(prefecture_name);
     let idle_minutes = cfg.session_idle_minutes;
     let (router, _registry) = tsunagu_web::app(db.clone(), cfg);
@@ -446,12 +550,32 @@ async fn serve(db: Db, settings: &Settings) -> Result<(), String> {
             }
         }
     });
+    let checkpoint_db = db.clone();
+    let checkpoint_file = checkpoints(settings);
+    let checkpointer = checkpoint_file.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = checkpointer.write(&checkpoint_db).await {
+                tracing::error!(error = %e, "audit checkpoint failed");
+            }
+        }
+    });
     tsunagu_web::serve(listener, router, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
+    if let Err(e) = checkpoint_file.write(&db).await {
+        tracing::error!(error = %e, "audit checkpoint failed");
+    }
     db.close().await;
     Ok(())
 }
+
+/// How often the audit head is written to the checkpoint file while it moves: entries removed
+/// from the end within this time before an attacker's copy are what checkpoints cannot show.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn time_minutes(m: i64) -> std::time::Duration {
     std::time::Duration::from_secs((m.max(0) as u64) * 60)

@@ -1,6 +1,6 @@
 //! Settings: defaults, then `tsunagu.toml`, then `TSUNAGU_*` environment variables.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -34,12 +34,20 @@ pub struct Settings {
     pub smtp_url: String,
     /// The sender address of that e-mail.
     pub mail_from: String,
+    /// The audit key file (監査ログの鍵), created at first start; relative to the settings
+    /// file's folder (or the current folder).
+    pub audit_key_file: String,
+    /// The audit checkpoint file, appended to while the server runs; relative like the key.
+    pub audit_checkpoint_file: String,
     /// `text` or `json`.
     pub log_format: String,
     pub log_level: String,
     pub demo_password: String,
     #[serde(skip)]
     pub demo_mode: bool,
+    /// The folder relative file settings are read from: the settings file's, else the current.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -67,10 +75,13 @@ impl Default for Settings {
             suppression_threshold: web.suppression_threshold,
             smtp_url: web.smtp_url,
             mail_from: web.mail_from,
+            audit_key_file: "tsunagu-audit.key".into(),
+            audit_checkpoint_file: "tsunagu-audit.checkpoints".into(),
             log_format: "text".into(),
             log_level: "info".into(),
             demo_password: "tsunagu-demo-2026".into(),
             demo_mode: false,
+            base_dir: PathBuf::from("."),
         }
     }
 }
@@ -98,6 +109,8 @@ impl std::fmt::Debug for Settings {
             .field("suppression_threshold", &self.suppression_threshold)
             .field("smtp_url", &tsunagu_store::redact_url(&self.smtp_url))
             .field("mail_from", &self.mail_from)
+            .field("audit_key_file", &self.audit_key_path())
+            .field("audit_checkpoint_file", &self.audit_checkpoint_path())
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("demo_password", &"***")
@@ -117,10 +130,15 @@ impl Settings {
             }
             None => fig = fig.merge(Toml::file("tsunagu.toml")),
         }
-        let s: Settings = fig
+        let mut s: Settings = fig
             .merge(Env::prefixed("TSUNAGU_").split("__"))
             .extract()
             .map_err(|e| e.to_string())?;
+        s.base_dir = file
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         for r in &s.require_2fa_roles {
             if Role::from_code(r).is_none() {
                 return Err(format!("require_2fa_roles: 役割「{r}」はありません"));
@@ -146,6 +164,24 @@ impl Settings {
                 .map_err(|e| format!("mail_from: {e}"))?;
         }
         Ok(s)
+    }
+
+    /// A file setting resolved against [`Settings::base_dir`].
+    fn resolve(&self, file: &str) -> PathBuf {
+        let p = Path::new(file);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.resolve(&self.audit_key_file)
+    }
+
+    pub fn audit_checkpoint_path(&self) -> PathBuf {
+        self.resolve(&self.audit_checkpoint_file)
     }
 
     pub fn web_config(&self, prefecture_name: String) -> WebConfig {

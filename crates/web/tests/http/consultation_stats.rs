@@ -375,7 +375,11 @@ both!(downloads_carry_the_same_numbers_and_are_audited, |app| {
             .and_then(|v| v.to_str().ok()),
         Some("attachment; filename=\"consultation-stats-20100401-20110331.xlsx\"")
     );
-    let overview = tsunagu_web::xlsx::read_first_sheet(&bytes).expect("a workbook");
+    let overview = tsunagu_web::xlsx::read_first_sheet(
+        &bytes,
+        &tsunagu_domain::csv_import::TableLimits::IMPORT,
+    )
+    .expect("a workbook");
     assert_eq!(overview[0], ["項目", "値"]);
     assert_eq!(value_in(&overview, "相談件数"), "6");
     assert_eq!(value_in(&overview, "所要時間の合計（分）"), "150");

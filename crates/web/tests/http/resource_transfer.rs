@@ -611,7 +611,11 @@ both!(an_excel_export_imports_back_unchanged, |app| {
         headers.get("content-type").and_then(|v| v.to_str().ok()),
         Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     );
-    let rows = tsunagu_web::xlsx::read_first_sheet(&bytes).expect("workbook");
+    let rows = tsunagu_web::xlsx::read_first_sheet(
+        &bytes,
+        &tsunagu_domain::csv_import::TableLimits::IMPORT,
+    )
+    .expect("workbook");
     assert_eq!(rows[0], transfer::headers());
     // Codes keep their leading zero.
     assert!(

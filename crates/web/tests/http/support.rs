@@ -132,7 +132,8 @@ pub async fn spawn_with(backend: Backend, cfg: WebConfig) -> TestApp {
         max_connections: 5,
     })
     .await
-    .expect("open database");
+    .expect("open database")
+    .with_audit_keys(tsunagu_store::audit::AuditKeys::ephemeral().expect("audit keys"));
     tsunagu_store::migrate::run(&db).await.expect("migrate");
     tsunagu_store::reference::seed_if_empty(&db, "03")
         .await
