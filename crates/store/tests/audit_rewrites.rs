@@ -276,7 +276,7 @@ async fn every_rewrite_is_found_on_sqlite() {
 #[tokio::test]
 async fn every_rewrite_is_found_on_postgres() {
     if std::env::var("TSUNAGU_TEST_POSTGRES_URL").is_err() {
-        eprintln!("TSUNAGU_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+        support::say_postgres_not_run();
         return;
     }
     every_rewrite_is_found(async |_: &str| {

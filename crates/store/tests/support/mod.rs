@@ -24,6 +24,19 @@ impl Drop for Dir {
     }
 }
 
+/// Says once, straight to the terminal (the test harness hides what passing tests print),
+/// that the PostgreSQL variants are not run.
+pub fn say_postgres_not_run() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "TSUNAGU_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the store tests are not run"
+        );
+    });
+}
+
 /// A database of its own on the server of TSUNAGU_TEST_POSTGRES_URL, named like the HTTP
 /// tests' so that a leftover is cleaned up.
 pub struct PgDatabase {
@@ -36,7 +49,7 @@ impl PgDatabase {
     /// `None` when TSUNAGU_TEST_POSTGRES_URL is not set.
     pub async fn create() -> Option<PgDatabase> {
         let Ok(base) = std::env::var("TSUNAGU_TEST_POSTGRES_URL") else {
-            eprintln!("TSUNAGU_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+            say_postgres_not_run();
             return None;
         };
         let name = format!("tsunagu_t_{}", tsunagu_store::new_id().replace('-', ""));

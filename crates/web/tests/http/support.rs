@@ -30,8 +30,7 @@ macro_rules! both {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if std::env::var("TSUNAGU_TEST_POSTGRES_URL").is_err() {
-                    eprintln!("TSUNAGU_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+                if !$crate::support::postgres_available() {
                     return;
                 }
                 let app = $crate::support::spawn($crate::support::Backend::Postgres).await;
@@ -39,6 +38,24 @@ macro_rules! both {
             }
         }
     };
+}
+
+/// Whether TSUNAGU_TEST_POSTGRES_URL is set. When it is not, says so once, straight to the
+/// terminal: the test harness hides what passing tests print, so the PostgreSQL variants
+/// would otherwise pass in silence.
+pub fn postgres_available() -> bool {
+    if std::env::var_os("TSUNAGU_TEST_POSTGRES_URL").is_some() {
+        return true;
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "TSUNAGU_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the HTTP tests are not run"
+        );
+    });
+    false
 }
 
 pub struct TestApp {
