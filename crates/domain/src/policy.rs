@@ -29,7 +29,7 @@ impl Actor {
 }
 
 /// Everything a route or a repository can do. Each route declares exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum Action {
     /// Pages anybody may open without signing in (sign-in, health checks).
     Public,
@@ -55,6 +55,8 @@ pub enum Action {
     ManageGeography,
     /// Browse and export the audit log.
     ViewAuditLog,
+    /// See the e-mail outbox (送信待ち・送信できなかったメール) and send a message again.
+    ManageMail,
     /// Read the care-type code list (医療的ケアの種別).
     ViewCareTypes,
     /// Correct the care-type code list and its scores.
@@ -91,36 +93,9 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
-        Action::Public,
-        Action::ViewHome,
-        Action::ManageOwnAccount,
-        Action::ViewMatrix,
-        Action::EditMatrix,
-        Action::ViewOrganisations,
-        Action::EditOrganisation,
-        Action::ManageOrganisations,
-        Action::ManageUsers,
-        Action::ViewGeography,
-        Action::ManageGeography,
-        Action::ViewAuditLog,
-        Action::ViewCareTypes,
-        Action::ManageCareTypes,
-        Action::ViewResources,
-        Action::ViewResourceInternals,
-        Action::ManageResources,
-        Action::ViewConsultations,
-        Action::RecordConsultations,
-        Action::HandleReferrals,
-        Action::ViewReferralPersonalDetails,
-        Action::ViewConsultationStats,
-        Action::ViewSurveys,
-        Action::ManageSurveys,
-        Action::RespondToSurvey,
-        Action::ReviewSurveyResponses,
-        Action::ViewSurveyResults,
-        Action::ViewGoodPractices,
-    ];
+    /// Every action, derived from the enum, so that a new one cannot be left out of the policy
+    /// table test.
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 }
 
 /// What an action is done to.
@@ -211,9 +186,10 @@ pub fn can(actor: Option<&Actor>, action: Action, target: Target<'_>) -> bool {
                 _ => false,
             }
         }
-        Action::ManageOrganisations | Action::ManageUsers | Action::ViewAuditLog => {
-            actor.has(Role::SystemAdmin)
-        }
+        Action::ManageOrganisations
+        | Action::ManageUsers
+        | Action::ViewAuditLog
+        | Action::ManageMail => actor.has(Role::SystemAdmin),
         Action::ManageGeography | Action::ManageCareTypes => {
             actor.has_any(&[Role::SystemAdmin, Role::PrefectureOfficer])
         }
@@ -289,6 +265,50 @@ pub fn scope(actor: Option<&Actor>, action: Action) -> Scope {
     }
 }
 
+/// Whether `actor` does `action` for the whole center — every organisation and municipality —
+/// rather than for its own only (center staff, as against a municipality or a hospital).
+pub fn is_center_wide(actor: &Actor, action: Action) -> bool {
+    scope(Some(actor), action) == Scope::All
+}
+
+/// Whether `actor` does `action` for one municipality only (its own: a municipal officer).
+pub fn is_for_own_municipality(actor: &Actor, action: Action) -> bool {
+    matches!(scope(Some(actor), action), Scope::Municipality(_))
+}
+
+/// The times a survey response stands in, for deciding who may change its answers now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseWindow {
+    /// The response is not submitted or approved (not started, draft, returned).
+    pub open: bool,
+    pub today: time::Date,
+    /// The round's opening and deadline, when it has both.
+    pub opens_on: Option<time::Date>,
+    pub due_on: Option<time::Date>,
+    /// The center reopened it after the deadline.
+    pub reopened: bool,
+}
+
+/// Whether `actor` may change the answers of municipality `code6`'s response now: the center
+/// while the response is open; the municipality while it is open, inside the round's window,
+/// or after the deadline once the center reopened it.
+pub fn may_edit_survey_response(actor: &Actor, code6: &str, w: &ResponseWindow) -> bool {
+    if !can(
+        Some(actor),
+        Action::RespondToSurvey,
+        Target::Municipality { code6 },
+    ) {
+        return false;
+    }
+    if is_center_wide(actor, Action::RespondToSurvey) {
+        return w.open;
+    }
+    let (Some(opens_on), Some(due_on)) = (w.opens_on, w.due_on) else {
+        return false;
+    };
+    w.open && w.today >= opens_on && (w.today <= due_on || w.reopened)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +345,7 @@ mod tests {
         (Action::ViewGeography, "YYYYYYY", "YYYYYYY"),
         (Action::ManageGeography, "YYnnnnn", "YYnnnnn"),
         (Action::ViewAuditLog, "Ynnnnnn", "Ynnnnnn"),
+        (Action::ManageMail, "Ynnnnnn", "Ynnnnnn"),
         (Action::ViewCareTypes, "YYYYYYY", "YYYYYYY"),
         (Action::ManageCareTypes, "YYnnnnn", "YYnnnnn"),
         (Action::ViewResources, "YYYYYYY", "YYYYYYY"),
@@ -369,8 +390,71 @@ mod tests {
     }
 
     #[test]
+    fn the_editing_window_of_a_survey_response() {
+        use time::macros::date;
+        let w = |open, today, reopened| ResponseWindow {
+            open,
+            today,
+            opens_on: Some(date!(2026 - 05 - 01)),
+            due_on: Some(date!(2026 - 06 - 30)),
+            reopened,
+        };
+        let municipal = actor(Role::MunicipalOfficer);
+        let center = actor(Role::CenterCoordinator);
+        let inside = w(true, date!(2026 - 06 - 01), false);
+        assert!(may_edit_survey_response(&municipal, OWN_MUNI, &inside));
+        // The deadline day itself is still inside.
+        assert!(may_edit_survey_response(
+            &municipal,
+            OWN_MUNI,
+            &w(true, date!(2026 - 06 - 30), false)
+        ));
+        assert!(!may_edit_survey_response(&municipal, OTHER_MUNI, &inside));
+        assert!(!may_edit_survey_response(
+            &municipal,
+            OWN_MUNI,
+            &w(true, date!(2026 - 04 - 30), false)
+        ));
+        assert!(!may_edit_survey_response(
+            &municipal,
+            OWN_MUNI,
+            &w(true, date!(2026 - 07 - 01), false)
+        ));
+        assert!(may_edit_survey_response(
+            &municipal,
+            OWN_MUNI,
+            &w(true, date!(2026 - 07 - 01), true)
+        ));
+        assert!(!may_edit_survey_response(
+            &municipal,
+            OWN_MUNI,
+            &w(false, date!(2026 - 06 - 01), false)
+        ));
+        // The center is not bound by the window, only by the response being open.
+        assert!(may_edit_survey_response(
+            &center,
+            OTHER_MUNI,
+            &w(true, date!(2027 - 01 - 01), false)
+        ));
+        assert!(!may_edit_survey_response(
+            &center,
+            OTHER_MUNI,
+            &w(false, date!(2026 - 06 - 01), false)
+        ));
+        assert!(!may_edit_survey_response(
+            &actor(Role::HospitalStaff),
+            OWN_MUNI,
+            &inside
+        ));
+        assert!(is_center_wide(&center, Action::ViewSurveys));
+        assert!(!is_center_wide(&municipal, Action::ViewSurveys));
+        assert!(is_for_own_municipality(&municipal, Action::RespondToSurvey));
+        assert!(!is_for_own_municipality(&center, Action::RespondToSurvey));
+    }
+
+    #[test]
     fn table_covers_every_action() {
-        for action in Action::ALL {
+        for &action in Action::ALL {
             assert!(
                 TABLE.iter().any(|(a, _, _)| *a == action),
                 "{action:?} has no row in the policy table"
@@ -413,7 +497,7 @@ mod tests {
 
     #[test]
     fn anonymous_may_only_do_public_things() {
-        for action in Action::ALL {
+        for &action in Action::ALL {
             assert_eq!(
                 can(None, action, Target::Any),
                 action == Action::Public,

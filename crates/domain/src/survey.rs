@@ -855,18 +855,6 @@ impl ResponseStatus {
     }
 }
 
-/// Whether a municipality may edit its response on `today`: the response is open, the round has
-/// opened, and the deadline has not passed unless the center reopened the response.
-pub fn municipality_may_edit(
-    status: ResponseStatus,
-    today: time::Date,
-    opens_on: time::Date,
-    due_on: time::Date,
-    reopened: bool,
-) -> bool {
-    status.is_open() && today >= opens_on && (today <= due_on || reopened)
-}
-
 /// Totals of numeric fields over a set of approved answers: the sum and how many municipalities
 /// gave a value (the completeness of that figure).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1270,54 +1258,5 @@ mod tests {
             !totals.contains_key("care"),
             "care types are never summed into one figure"
         );
-    }
-
-    #[test]
-    fn municipalities_edit_inside_the_window_or_when_reopened() {
-        use time::macros::date;
-        let (open, due) = (date!(2026 - 05 - 01), date!(2026 - 06 - 30));
-        let s = ResponseStatus::Draft;
-        assert!(!municipality_may_edit(
-            s,
-            date!(2026 - 04 - 30),
-            open,
-            due,
-            false
-        ));
-        assert!(municipality_may_edit(
-            s,
-            date!(2026 - 06 - 30),
-            open,
-            due,
-            false
-        ));
-        assert!(!municipality_may_edit(
-            s,
-            date!(2026 - 07 - 01),
-            open,
-            due,
-            false
-        ));
-        assert!(municipality_may_edit(
-            s,
-            date!(2026 - 07 - 01),
-            open,
-            due,
-            true
-        ));
-        assert!(!municipality_may_edit(
-            ResponseStatus::Submitted,
-            date!(2026 - 06 - 01),
-            open,
-            due,
-            false
-        ));
-        assert!(!municipality_may_edit(
-            ResponseStatus::Approved,
-            date!(2026 - 06 - 01),
-            open,
-            due,
-            true
-        ));
     }
 }

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
-use tsunagu_domain::policy::{Action, Scope, Target, can, scope};
+use tsunagu_domain::policy::{self, Action, Target, can};
 use tsunagu_store::surveys;
 
 use super::matrix::MatrixTable;
@@ -93,6 +93,12 @@ const SHORTCUTS: &[(&str, &str, &str, Action)] = &[
         Action::ViewAuditLog,
     ),
     (
+        "/admin/mail",
+        "メール送信",
+        "督促などのメールの送信待ちと、送れなかったメールを確認し、送り直します。",
+        Action::ManageMail,
+    ),
+    (
         "/account",
         "アカウント設定",
         "パスワードの変更と二要素認証の設定を行います。",
@@ -131,10 +137,7 @@ async fn home(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError
         .collect();
     let matrix = MatrixTable::load(&st).await?;
     // Notices go to municipal offices; other home pages skip the query.
-    let notices = if matches!(
-        scope(Some(&actor), Action::RespondToSurvey),
-        Scope::Municipality(_)
-    ) {
+    let notices = if policy::is_for_own_municipality(&actor, Action::RespondToSurvey) {
         surveys::notices(&st.db, &actor.organisation_id, 5)
             .await?
             .into_iter()

@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tsunagu_domain::consultation::{Code, ReferralStatus};
-use tsunagu_domain::policy::{Action, Scope, Target, can, scope};
+use tsunagu_domain::policy::{self, Action, Target, can};
 use tsunagu_domain::validation::{FieldErrors, required_text};
 use tsunagu_store::consultations::{self as store, InboxFilter, InboxRow, ReferralDetail};
 
@@ -121,7 +121,7 @@ async fn inbox(
             .iter()
             .map(|s| Choice::new(s.code(), s.label(), s.code() == status)),
     );
-    let center_wide = scope(Some(&actor), Action::HandleReferrals) == Scope::All;
+    let center_wide = policy::is_center_wide(&actor, Action::HandleReferrals);
     render_status(
         StatusCode::OK,
         &InboxPage {

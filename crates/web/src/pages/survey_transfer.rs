@@ -691,7 +691,7 @@ async fn upload(
         comment_error: None,
         status,
     };
-    if !may_edit(&st, &ctx, &r)? {
+    if !may_edit(&ctx, &r)? {
         let msg = if r.line.status.is_open() {
             "提出期限を過ぎているため取り込めません。入力が必要な場合は支援センターに連絡してください。"
         } else {
