@@ -8,6 +8,7 @@ pub mod disclosure;
 pub mod geo;
 pub mod map;
 pub mod matrix;
+pub mod outbox;
 pub mod password;
 pub mod policy;
 pub mod roles;

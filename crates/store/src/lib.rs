@@ -20,6 +20,7 @@ pub mod geo;
 pub mod matrix;
 pub mod migrate;
 pub mod orgs;
+pub mod outbox;
 pub mod reference;
 pub mod resource_transfer;
 pub mod resources;

@@ -110,6 +110,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
         then: None,
     },
+    Migration {
+        version: 12,
+        name: "mail_outbox",
+        common: include_str!("../migrations/0012_mail_outbox.sql"),
+        sqlite: "",
+        postgres: "",
+        then: None,
+    },
 ];
 
 /// The newest schema version this binary knows.

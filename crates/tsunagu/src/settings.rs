@@ -30,10 +30,13 @@ pub struct Settings {
     pub resource_review_months: i64,
     /// Counts from 1 to this are suppressed on the public statistics page.
     pub suppression_threshold: u64,
-    /// The mail relay for survey reminders, `smtp://host:port`; empty sends no e-mail.
+    /// The mail relay: `smtp://host:port`, `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465`; empty sends no e-mail.
     pub smtp_url: String,
     /// The sender address of that e-mail.
     pub mail_from: String,
+    /// Where users reach Tsunagu (links in e-mail start with it); required with a relay.
+    pub public_base_url: String,
     /// The audit key file (監査ログの鍵), created at first start; relative to the settings
     /// file's folder (or the current folder).
     pub audit_key_file: String,
@@ -75,6 +78,7 @@ impl Default for Settings {
             suppression_threshold: web.suppression_threshold,
             smtp_url: web.smtp_url,
             mail_from: web.mail_from,
+            public_base_url: web.public_base_url,
             audit_key_file: "tsunagu-audit.key".into(),
             audit_checkpoint_file: "tsunagu-audit.checkpoints".into(),
             log_format: "text".into(),
@@ -109,6 +113,7 @@ impl std::fmt::Debug for Settings {
             .field("suppression_threshold", &self.suppression_threshold)
             .field("smtp_url", &tsunagu_store::redact_url(&self.smtp_url))
             .field("mail_from", &self.mail_from)
+            .field("public_base_url", &self.public_base_url)
             .field("audit_key_file", &self.audit_key_path())
             .field("audit_checkpoint_file", &self.audit_checkpoint_path())
             .field("log_format", &self.log_format)
@@ -152,7 +157,7 @@ impl Settings {
         }
         if !s.smtp_url.trim().is_empty() {
             // A mistyped relay should stop the server at start, not surface at the first reminder.
-            tsunagu_web::mail::Relay::parse(s.smtp_url.trim())
+            tsunagu_web::mail::check_relay_url(s.smtp_url.trim())
                 .map_err(|e| format!("smtp_url: {e}"))?;
             if s.mail_from.trim().is_empty() {
                 return Err(
@@ -162,6 +167,13 @@ impl Settings {
             }
             tsunagu_web::mail::check_address(s.mail_from.trim())
                 .map_err(|e| format!("mail_from: {e}"))?;
+            let base = s.public_base_url.trim();
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(
+                    "smtp_url を指定したときは public_base_url（利用者が開く Tsunagu のアドレス、例: https://tsunagu.pref.example.lg.jp）も指定してください。メールの中のリンクに使います"
+                        .into(),
+                );
+            }
         }
         Ok(s)
     }
@@ -207,6 +219,7 @@ impl Settings {
             suppression_threshold: self.suppression_threshold.clamp(1, 999),
             smtp_url: self.smtp_url.trim().to_string(),
             mail_from: self.mail_from.trim().to_string(),
+            public_base_url: self.public_base_url.trim().to_string(),
         }
     }
 }

@@ -33,11 +33,14 @@ pub struct WebConfig {
     /// Counts from 1 to this are not printed on the public statistics page (小さな数の秘匿,
     /// shown as 「1〜9」).
     pub suppression_threshold: u64,
-    /// The mail relay for reminders (督促メール), e.g. `smtp://mail.example.lg.jp:25`; empty
-    /// sends no e-mail.
+    /// The mail relay, e.g. `smtp://mail.example.lg.jp:25`, `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`; empty sends no e-mail.
     pub smtp_url: String,
     /// The sender address of that e-mail.
     pub mail_from: String,
+    /// Where users reach Tsunagu, e.g. `https://tsunagu.pref.example.lg.jp`: links in e-mail
+    /// start with it. Required with a mail relay.
+    pub public_base_url: String,
 }
 
 impl Default for WebConfig {
@@ -62,11 +65,17 @@ impl Default for WebConfig {
             suppression_threshold: 9,
             smtp_url: String::new(),
             mail_from: String::new(),
+            public_base_url: String::new(),
         }
     }
 }
 
 impl WebConfig {
+    /// The absolute address of `path` (which starts with `/`) for a link in e-mail.
+    pub fn public_url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_base_url.trim_end_matches('/'))
+    }
+
     pub fn session_cookie(&self) -> &'static str {
         // The __Host- prefix requires Secure, which browsers only keep over TLS.
         if self.https {

@@ -52,6 +52,7 @@ const MENU: &[(&str, &str, Action)] = &[
     ("/care-types", "医療的ケアの種別", Action::ViewCareTypes),
     ("/admin/users", "利用者管理", Action::ManageUsers),
     ("/admin/audit", "監査ログ", Action::ViewAuditLog),
+    ("/admin/mail", "メール送信", Action::ManageMail),
     ("/account", "アカウント設定", Action::ManageOwnAccount),
 ];
 

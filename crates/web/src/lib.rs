@@ -43,6 +43,8 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<WebConfig>,
     pub registry: Arc<Registry>,
+    /// Wakes the mail worker after a change put messages in the outbox.
+    pub mail_wake: Arc<tokio::sync::Notify>,
     matrix_cache: Arc<tokio::sync::RwLock<Option<CachedMatrix>>>,
 }
 
@@ -88,15 +90,27 @@ impl MakeRequestId for MakeRequestUuid {
 }
 
 /// The whole application with its middleware, and the route registry (for tests and docs).
+/// With a mail relay configured it also starts the mail worker (on the current Tokio runtime),
+/// which sends what the outbox holds, that of earlier runs included.
 pub fn app(db: Db, cfg: WebConfig) -> (Router, Arc<Registry>) {
     let (router, registry) = pages::routes().finish();
     let registry = Arc::new(registry);
     let timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let max_body = cfg.max_body_bytes;
+    let mail_wake = Arc::new(tokio::sync::Notify::new());
+    match mail::Mailer::from_config(&cfg) {
+        Ok(Some(mailer)) => {
+            tokio::spawn(mail::worker(db.clone(), mailer, mail_wake.clone()));
+        }
+        Ok(None) => {}
+        // The settings are checked at start; this only logs what slipped past.
+        Err(e) => tracing::error!(error = %e, "mail relay not usable: e-mail stays in the outbox"),
+    }
     let state = AppState {
         db,
         cfg: Arc::new(cfg),
         registry: registry.clone(),
+        mail_wake,
         matrix_cache: Arc::default(),
     };
     let request_id = HeaderName::from_static("x-request-id");

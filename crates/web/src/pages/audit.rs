@@ -38,6 +38,13 @@ const EXPORT_LIMIT: i64 = 100_000;
 
 /// Japanese names of the actions the application records.
 const ACTION_LABELS: &[(&str, &str)] = &[
+    ("mail.queued", "メールの送信待ちへの追加"),
+    ("mail.sent", "メールの送信"),
+    ("mail.retry", "メールの送信失敗（再送予定）"),
+    ("mail.failed", "メールの送信失敗（再送終了）"),
+    ("mail.resend", "メールの再送"),
+    ("audit.sealed", "署名のない監査ログの封印"),
+    ("audit.key_rotated", "監査ログの鍵の交換"),
     ("auth.login", "ログイン"),
     ("auth.logout", "ログアウト"),
     ("auth.login_failed", "ログイン失敗"),
@@ -149,6 +156,8 @@ const ACTION_GROUPS: &[(&str, &str)] = &[
     ("survey_definition.", "調査票の操作"),
     ("survey_round.", "調査の操作"),
     ("survey_response.", "調査回答の操作"),
+    ("mail.", "メールの送信"),
+    ("audit.", "監査ログの保護"),
 ];
 
 /// The Japanese name of an action code, if it is one the application knows.
@@ -172,6 +181,8 @@ fn record_type_label(code: &str) -> &str {
         "client" => "端末",
         "reference" => "参照データ",
         "audit_log" => "監査ログ",
+        "audit_key" => "監査ログの鍵",
+        "mail" => "メール",
         other => other,
     }
 }
@@ -187,6 +198,8 @@ const RECORD_TYPES: &[&str] = &[
     "client",
     "reference",
     "audit_log",
+    "audit_key",
+    "mail",
 ];
 
 fn record_type_choices(selected: &str) -> Vec<Choice> {

@@ -11,6 +11,7 @@ mod consultations;
 mod geo;
 mod health;
 mod home;
+mod mail_outbox;
 mod matrix;
 mod orgs;
 mod public_consult;
@@ -53,6 +54,7 @@ pub fn routes() -> AppRouter {
     let r = matrix::routes(r);
     let r = orgs::routes(r);
     let r = users::routes(r);
+    let r = mail_outbox::routes(r);
     let r = geo::routes(r);
     let r = care_types::routes(r);
     let r = resources::routes(r);

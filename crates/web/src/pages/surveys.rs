@@ -8,15 +8,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use time::Date;
-use tsunagu_domain::policy::{Action, Scope, Target, can, scope};
+use tsunagu_domain::policy::{self, Action, ResponseWindow, Target, can};
 use tsunagu_domain::survey::{
     Answers, Check, CheckMode, Definition, FieldKind, ItemKind, ResponseStatus, check, grid_key,
-    municipality_may_edit, parse_count,
+    parse_count,
 };
 use tsunagu_domain::validation::{FieldErrors, optional_text, required_text};
 use tsunagu_domain::wareki::{fiscal_year, format_fiscal_year, parse_date_ja, today_jst};
-use tsunagu_store::audit::{self, Event};
 use tsunagu_store::geo;
+use tsunagu_store::outbox::{self, NewMail};
 use tsunagu_store::surveys::{
     self as store, Decision, Response as StoredResponse, ResponseEvent, ResponseLine, Round,
     RoundInput, RoundSummary, Saving,
@@ -30,7 +30,6 @@ use crate::ctx::{Ctx, redirect_with_flash};
 use crate::error::AppError;
 use crate::forms::{Choice, Field, FormData, summary};
 use crate::layout::Layout;
-use crate::mail::{Mailer, Message};
 use crate::routes::AppRouter;
 
 pub fn routes(r: AppRouter) -> AppRouter {
@@ -506,9 +505,19 @@ async fn remind(
     } else {
         message.chars().take(1000).collect()
     };
+    // With a relay, the e-mail goes to the outbox with the notices: both or neither.
+    let mails = if st.cfg.smtp_url.is_empty() {
+        Vec::new()
+    } else {
+        reminder_mails(&st, &round, &message).await?
+    };
     let mut tx = st.db.begin().await?;
     let n = store::remind(&mut tx, &ctx.audit(), &round, &message).await?;
+    for mail in &mails {
+        outbox::enqueue(&mut tx, &ctx.audit(), mail).await?;
+    }
     tx.commit().await?;
+    st.mail_wake.notify_one();
     if n == 0 {
         return Ok(redirect_with_flash(
             &st,
@@ -517,67 +526,39 @@ async fn remind(
             "未提出の市町村はありません。督促は送っていません。",
         ));
     }
-    let mut kind = "success";
     let mut text = format!(
         "未提出の{n}市町村に督促のお知らせを送りました。各市町村のホーム画面に表示されます。"
     );
-    // The notices are committed: whatever happens to the e-mail only adds to the message.
-    if let Some(mail) = remind_by_mail(&st, &ctx, &round, &message, n).await {
-        let unreachable = n.saturating_sub(mail.sent + mail.failed);
-        if mail.failed > 0 {
-            kind = "warning";
+    if !st.cfg.smtp_url.is_empty() {
+        if !mails.is_empty() {
             text.push_str(&format!(
-                "督促メールは{}通送りましたが、{}通は送れませんでした（メールサーバーにつながらないなど。お知らせは届いています。詳しくはシステム管理者がログで確認できます）。",
-                mail.sent, mail.failed
-            ));
-        } else if mail.sent > 0 {
-            text.push_str(&format!(
-                "あわせて{}市町村に督促メールを送りました（市町村ごとに1通）。",
-                mail.sent
+                "あわせて{}市町村に督促メールを送ります（市町村ごとに1通。送信の状況はシステム管理者が「メール送信」の画面で確認できます）。",
+                mails.len()
             ));
         }
+        let unreachable = n.saturating_sub(mails.len());
         if unreachable > 0 {
             text.push_str(&format!(
-                "{unreachable}市町村はメールアドレスが登録されていないため、メールは送っていません。"
+                "{unreachable}市町村はメールアドレスが登録されていないため、メールは送りません。"
             ));
         }
     }
     Ok(redirect_with_flash(
         &st,
         &format!("/surveys/rounds/{}", round.id),
-        kind,
+        "success",
         &text,
     ))
 }
 
-/// How many reminder e-mails went out and how many could not.
-struct MailOutcome {
-    sent: usize,
-    failed: usize,
-}
-
-/// Sends the reminder by e-mail too, one message per municipality to its office's and active
-/// users' addresses, when a mail relay is configured (`None` when it is not); `open` is how
-/// many municipalities were reminded. Failures are logged and counted, never returned: the
-/// notices already reached everyone.
-async fn remind_by_mail(
+/// The reminder e-mails: one per municipality whose response is open, to its office's and
+/// active users' addresses, with an absolute link to the response.
+async fn reminder_mails(
     st: &AppState,
-    ctx: &Ctx,
     round: &Round,
     message: &str,
-    open: usize,
-) -> Option<MailOutcome> {
-    let mailer = Mailer::from_config(&st.cfg).transpose()?;
-    let recipients = match store::reminder_recipients(&st.db, &round.id).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(round = %round.id, error = %e, "reminder e-mail recipients not read");
-            return Some(MailOutcome {
-                sent: 0,
-                failed: open,
-            });
-        }
-    };
+) -> Result<Vec<NewMail>, AppError> {
+    let recipients = store::reminder_recipients(&st.db, &round.id).await?;
     // One message per response, in municipality order, to all of its addresses.
     let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
     for r in recipients {
@@ -586,50 +567,25 @@ async fn remind_by_mail(
             _ => groups.push((r.response_id, r.municipality_name, vec![r.email])),
         }
     }
-    if groups.is_empty() {
-        return Some(MailOutcome { sent: 0, failed: 0 });
-    }
     let due = date_label(&round.due_on);
     let center = &st.cfg.center_name;
-    let messages: Vec<Message> = groups
-        .iter()
-        .map(|(id, municipality, to)| Message {
-            to: to.clone(),
+    Ok(groups
+        .into_iter()
+        .map(|(id, municipality, to)| NewMail {
+            kind: "survey_reminder",
+            record_type: "survey_response".into(),
+            to,
             subject: format!("【督促】{}（{due}まで）", round.title),
             body: format!(
                 "{municipality} ご担当者様\n\n{message}\n\n調査：{title}\n提出期限：{due}\n\n\
-                 回答は Tsunagu にログインし、メニューの「状況把握調査」から開いてください。\n\
-                 回答画面のアドレス：/surveys/responses/{id}\n\n\
+                 回答画面：{link}\n（Tsunagu にログインしてから開いてください）\n\n\
                  このメールは送信専用です。ご不明な点は{center}にお問い合わせください。\n{center}\n",
                 title = round.title,
+                link = st.cfg.public_url(&format!("/surveys/responses/{id}")),
             ),
+            record_id: id,
         })
-        .collect();
-    let results = match mailer {
-        Ok(m) => m.send_all(&messages).await,
-        Err(e) => vec![Err(e); messages.len()],
-    };
-    let mut outcome = MailOutcome { sent: 0, failed: 0 };
-    for ((_, municipality, _), r) in groups.iter().zip(&results) {
-        match r {
-            Ok(()) => outcome.sent += 1,
-            Err(e) => {
-                outcome.failed += 1;
-                tracing::warn!(round = %round.id, municipality = %municipality, error = %e, "reminder e-mail not sent");
-            }
-        }
-    }
-    let event = Event::new("survey_round.remind_mail", "survey_round", &round.id)
-        .new_values(&serde_json::json!({ "sent": outcome.sent, "failed": outcome.failed }))
-        .detail(format!(
-            "督促メール {} 通を送信（送信できなかったもの {} 通）",
-            outcome.sent, outcome.failed
-        ));
-    if let Err(e) = audit::record(&st.db, &ctx.audit(), event).await {
-        // The mail has gone either way; failing the request would only hide that from the user.
-        tracing::error!(round = %round.id, error = %e, "reminder e-mail not audited");
-    }
-    Some(outcome)
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -935,32 +891,19 @@ impl EventView {
     }
 }
 
-/// Whether `actor` may change the answers now: the center while the response is open, the
-/// municipality inside the round's window (or after the center reopened it).
-pub(super) fn may_edit(st: &AppState, ctx: &Ctx, r: &StoredResponse) -> Result<bool, AppError> {
+/// Whether the signed-in actor may change the answers now (the policy's editing window).
+pub(super) fn may_edit(ctx: &Ctx, r: &StoredResponse) -> Result<bool, AppError> {
     let actor = ctx.require_actor()?;
-    if !can(
-        Some(&actor),
-        Action::RespondToSurvey,
-        Target::Municipality {
-            code6: &r.line.municipality_code6,
+    Ok(policy::may_edit_survey_response(
+        &actor,
+        &r.line.municipality_code6,
+        &ResponseWindow {
+            open: r.line.status.is_open(),
+            today: today(),
+            opens_on: r.round.opens(),
+            due_on: r.round.due(),
+            reopened: r.line.reopened,
         },
-    ) {
-        return Ok(false);
-    }
-    let _ = st;
-    if scope(Some(&actor), Action::RespondToSurvey) == Scope::All {
-        return Ok(r.line.status.is_open());
-    }
-    let (Some(opens), Some(due)) = (r.round.opens(), r.round.due()) else {
-        return Ok(false);
-    };
-    Ok(municipality_may_edit(
-        r.line.status,
-        today(),
-        opens,
-        due,
-        r.line.reopened,
     ))
 }
 
@@ -982,9 +925,9 @@ pub(super) async fn response_page(
     shown: Shown<'_>,
 ) -> Result<Response, AppError> {
     let actor = ctx.require_actor()?;
-    let center = scope(Some(&actor), Action::ViewSurveys) == Scope::All;
+    let center = policy::is_center_wide(&actor, Action::ViewSurveys);
     let can_review = can(Some(&actor), Action::ReviewSurveyResponses, Target::Any);
-    let editable = may_edit(st, ctx, r)?;
+    let editable = may_edit(ctx, r)?;
     let last = store::last_year(&st.db, &r.round, &r.line.municipality_code6).await?;
     let events = store::events(&st.db, &r.line.id).await?;
     let return_comment = events
@@ -1141,7 +1084,7 @@ async fn save(
         comment_error: None,
         status,
     };
-    if !may_edit(&st, &ctx, &r)? {
+    if !may_edit(&ctx, &r)? {
         let msg = if r.line.status.is_open() {
             "提出期限を過ぎているため保存できません。入力が必要な場合は支援センターに連絡してください。入力した内容はこの画面に残っています。"
         } else {

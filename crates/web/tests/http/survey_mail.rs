@@ -1,6 +1,7 @@
-//! Survey reminders by e-mail: with a mail relay configured, a reminder also reaches the
-//! municipal office's address; when the relay is down, the in-app notices still go out and the
-//! center is told that the e-mail did not.
+//! Survey reminders by e-mail, through the outbox: with a mail relay configured, a reminder also
+//! reaches the municipal office's address; when the relay is down, the in-app notices still go
+//! out, the message waits in the outbox with the relay's answer, and it goes out once the relay
+//! is back.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +22,10 @@ struct Received {
 
 /// A relay that accepts everything and keeps what it was given.
 async fn fake_relay() -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    fake_relay_on(TcpListener::bind("127.0.0.1:0").await.expect("bind"))
+}
+
+fn fake_relay_on(listener: TcpListener) -> (String, Arc<Mutex<Vec<Received>>>) {
     let addr = listener.local_addr().expect("addr");
     let inbox: Arc<Mutex<Vec<Received>>> = Arc::default();
     let kept = inbox.clone();
@@ -98,6 +102,7 @@ fn subject_and_body(data: &str) -> (String, String) {
             in_subject = false;
         }
         if in_subject {
+            let line = line.replace("=?utf-8?b?", "=?UTF-8?B?");
             for word in line.split("=?UTF-8?B?").skip(1) {
                 subject.push_str(&decode_base64(word.split("?=").next().unwrap_or("")));
             }
@@ -110,8 +115,27 @@ fn mail_config(smtp_url: String) -> tsunagu_web::WebConfig {
     tsunagu_web::WebConfig {
         smtp_url,
         mail_from: "tsunagu@pref.example.lg.jp".into(),
+        public_base_url: "https://tsunagu.pref.example.lg.jp/".into(),
         ..test_config()
     }
+}
+
+/// Waits (at most 20 s) until `done` holds.
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 20 s");
+}
+
+async fn outbox_row(app: &TestApp) -> (String, i64, String) {
+    sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("one message in the outbox")
 }
 
 async fn give_morioka_office_an_address(app: &TestApp) {
@@ -143,10 +167,18 @@ both!(a_reminder_is_also_sent_by_mail_to_the_office, |app| {
     assert_eq!(p.status, 303);
     let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
     board.assert_contains("2市町村に督促のお知らせを送りました");
-    board.assert_contains("あわせて1市町村に督促メールを送りました");
+    board.assert_contains("あわせて1市町村に督促メールを送ります");
     // 宮古市役所 has no address in the demo data.
     board.assert_contains("1市町村はメールアドレスが登録されていない");
 
+    let kept = inbox.clone();
+    eventually("the reminder reaching the relay", async || {
+        kept.lock()
+            .expect("inbox")
+            .iter()
+            .any(|m| m.rcpt.iter().any(|r| r == OFFICE_MAIL))
+    })
+    .await;
     let received = inbox.lock().expect("inbox").clone();
     let to_office: Vec<&Received> = received
         .iter()
@@ -161,40 +193,103 @@ both!(a_reminder_is_also_sent_by_mail_to_the_office, |app| {
     assert!(body.contains("平成22年度 試験調査"), "{body}");
     assert!(body.contains(&format!("提出期限：{due}")), "{body}");
     let id = survey_response_id(&app, &round, "032018").await;
-    assert!(body.contains(&format!("/surveys/responses/{id}")), "{body}");
-    assert!(to_office[0].data.contains("From: =?UTF-8?B?"));
+    // The link is absolute, from the public base URL.
     assert!(
-        to_office[0]
-            .data
-            .contains("Content-Type: text/plain; charset=UTF-8")
+        body.contains(&format!(
+            "https://tsunagu.pref.example.lg.jp/surveys/responses/{id}"
+        )),
+        "{body}"
+    );
+    let data = to_office[0].data.to_ascii_lowercase();
+    assert!(data.contains("from: =?utf-8?b?"), "{data}");
+    assert!(
+        data.contains("content-type: text/plain; charset=utf-8"),
+        "{data}"
     );
 
-    // The sending is in the audit log with its count.
+    eventually("the message marked sent", async || {
+        outbox_row(&app).await.0 == "sent"
+    })
+    .await;
+    // The administrator sees it among the sent, and the audit log has it queued and sent.
     let mut admin = app.signed_in("admin").await;
-    let log = admin.get("/admin/audit").await;
-    log.assert_contains("調査の督促メール送信");
+    let page = admin.get("/admin/mail").await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("送信待ちのメールはありません");
+    page.assert_contains("【督促】平成22年度 試験調査");
+    page.assert_contains(OFFICE_MAIL);
+    let log = admin.get("/admin/audit?record_type=mail").await;
+    log.assert_contains("メールの送信待ちへの追加");
+    log.assert_contains("メールの送信<br>");
+    // Nobody else sees the outbox.
+    assert_eq!(coordinator.get("/admin/mail").await.status, 403);
 });
 
-both!(a_relay_that_is_down_loses_no_notice, |app| {
-    // A port nothing listens on any more.
-    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("smtp://{}", closed.local_addr().expect("addr"));
-    drop(closed);
-    let app = spawn_with(app.backend, mail_config(url)).await;
-    give_morioka_office_an_address(&app).await;
-    let mut coordinator = app.signed_in("coordinator").await;
-    let round = issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
-    let p = coordinator
-        .post(
-            &format!("/surveys/rounds/{round}/remind"),
-            &[("message", "")],
-        )
+both!(
+    a_relay_that_is_down_loses_nothing_and_the_mail_goes_out_when_it_is_back,
+    |app| {
+        // A port nothing listens on for now.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = closed.local_addr().expect("addr");
+        drop(closed);
+        let app = spawn_with(app.backend, mail_config(format!("smtp://{addr}"))).await;
+        give_morioka_office_an_address(&app).await;
+        let mut coordinator = app.signed_in("coordinator").await;
+        let round =
+            issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
+        let p = coordinator
+            .post(
+                &format!("/surveys/rounds/{round}/remind"),
+                &[("message", "")],
+            )
+            .await;
+        assert_eq!(p.status, 303);
+        let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
+        board.assert_contains("2市町村に督促のお知らせを送りました");
+        let mut municipal = app.signed_in("municipal").await;
+        let home = municipal.get("/").await;
+        home.assert_contains("【督促】平成22年度 試験調査");
+
+        // The first attempt fails; the message waits with the relay's answer.
+        eventually("a failed attempt", async || outbox_row(&app).await.1 >= 1).await;
+        let (status, _, error) = outbox_row(&app).await;
+        assert_eq!(status, "pending");
+        assert!(
+            error.contains("メールサーバーに送れませんでした"),
+            "{error}"
+        );
+        let mut admin = app.signed_in("admin").await;
+        let page = admin.get("/admin/mail").await;
+        page.assert_contains("送信待ち");
+        page.assert_contains("メールサーバーに送れませんでした");
+        page.assert_contains("今すぐ送り直す");
+
+        // The relay comes back; the administrator sends it again now rather than waiting.
+        let (_, inbox) = fake_relay_on(TcpListener::bind(addr).await.expect("rebind"));
+        let mail_id: String = sqlx::query_scalar("SELECT id FROM mail_outbox")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("id");
+        let p = admin
+            .post(&format!("/admin/mail/{mail_id}/resend"), &[])
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let kept = inbox.clone();
+        eventually("the message reaching the relay", async || {
+            kept.lock()
+                .expect("inbox")
+                .iter()
+                .any(|m| m.rcpt.iter().any(|r| r == OFFICE_MAIL))
+        })
         .await;
-    assert_eq!(p.status, 303);
-    let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
-    board.assert_contains("2市町村に督促のお知らせを送りました");
-    board.assert_contains("督促メールは0通送りましたが、1通は送れませんでした");
-    let mut municipal = app.signed_in("municipal").await;
-    let home = municipal.get("/").await;
-    home.assert_contains("【督促】平成22年度 試験調査");
-});
+        eventually("the message marked sent", async || {
+            outbox_row(&app).await.0 == "sent"
+        })
+        .await;
+        // A sent message is not sent again.
+        let again = admin
+            .post(&format!("/admin/mail/{mail_id}/resend"), &[])
+            .await;
+        assert_eq!(again.status, 404);
+    }
+);
