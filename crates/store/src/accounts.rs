@@ -738,7 +738,8 @@ pub async fn touch_session(db: &Db, id_hash: &str) -> Result<()> {
         .bind(id_hash)
         .execute(tx.conn())
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn set_reauth(tx: &mut Tx, id_hash: &str) -> Result<()> {

@@ -482,6 +482,7 @@ pub async fn append(tx: &mut Tx, ctx: &AuditCtx, event: Event) -> Result<i64> {
         .bind(&hash)
         .execute(tx.conn())
         .await?;
+    tx.mark_audited();
     Ok(seq)
 }
 

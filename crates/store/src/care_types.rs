@@ -88,7 +88,8 @@ pub async fn seed_if_empty(db: &Db) -> Result<()> {
         )),
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The list in sheet order; retired ones only when asked.

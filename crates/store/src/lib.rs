@@ -202,6 +202,7 @@ impl Db {
             inner,
             backend: self.backend,
             audit_keys: self.audit_keys.clone(),
+            audited: false,
             _guard: guard,
         })
     }
@@ -222,7 +223,18 @@ pub struct Tx {
     inner: Transaction<'static, Any>,
     backend: Backend,
     audit_keys: Option<Arc<audit::AuditKeys>>,
+    /// Whether an audit entry was added: [`Tx::commit`] refuses otherwise.
+    audited: bool,
     _guard: Option<OwnedMutexGuard<()>>,
+}
+
+/// What [`Tx::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// The change and its audit entries are stored.
+    Change,
+    /// No audit entry was added, so nothing was stored.
+    Nothing,
 }
 
 fn no_audit_keys() -> StoreError {
@@ -242,7 +254,29 @@ impl Tx {
         self.audit_keys.as_deref().ok_or_else(no_audit_keys)
     }
 
-    pub async fn commit(self) -> Result<()> {
+    /// Records that the transaction holds an audit entry (done by `audit::append`).
+    pub(crate) fn mark_audited(&mut self) {
+        self.audited = true;
+    }
+
+    /// Commits the change and its audit entries. A transaction that added no audit entry is
+    /// rolled back instead, whatever it wrote: no change without its entry. (A save that
+    /// changed nothing, and so wrote no entry, loses nothing by that.)
+    pub async fn commit(self) -> Result<Committed> {
+        if !self.audited {
+            self.inner.rollback().await?;
+            tracing::debug!("transaction without an audit entry rolled back");
+            return Ok(Committed::Nothing);
+        }
+        self.inner.commit().await?;
+        Ok(Committed::Change)
+    }
+
+    /// Commits bookkeeping that is nobody's change to a record and so has no audit entry of
+    /// its own: schema migrations, session timestamps, a mail lease. `why` says which, at the
+    /// call site.
+    pub async fn commit_bookkeeping(self, why: &'static str) -> Result<()> {
+        tracing::trace!(why, "bookkeeping committed");
         self.inner.commit().await?;
         Ok(())
     }

@@ -181,7 +181,7 @@ pub async fn run_versions(db: &Db, wanted: impl Fn(i64) -> bool) -> Result<usize
         .bind(crate::clock::now_text())
         .execute(tx.conn())
         .await?;
-        tx.commit().await?;
+        tx.commit_bookkeeping("schema migration").await?;
         tracing::info!(version = m.version, name = m.name, "migration applied");
         applied += 1;
     }

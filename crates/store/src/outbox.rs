@@ -133,7 +133,7 @@ pub async fn take_due(db: &Db) -> Result<Option<Mail>> {
         .bind(&id)
         .fetch_one(tx.conn())
         .await?;
-    tx.commit().await?;
+    tx.commit_bookkeeping("mail lease").await?;
     mail_from_row(&row).map(Some)
 }
 
@@ -148,7 +148,8 @@ pub async fn mark_sent(db: &Db, ctx: &AuditCtx, id: &str) -> Result<()> {
     .execute(tx.conn())
     .await?;
     audit::append(&mut tx, ctx, Event::new("mail.sent", "mail", id)).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records that sending `id` failed with `error`: it is tried again later, or, tried often

@@ -237,7 +237,8 @@ pub async fn seed_categories_if_empty(db: &Db) -> Result<()> {
         )),
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The categories in display order; retired ones only when asked.

@@ -76,7 +76,8 @@ pub async fn seed_standard_if_missing(db: &Db, prefecture_code: &str) -> Result<
         &def,
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn insert_definition(

@@ -345,3 +345,53 @@ fn the_key_file_is_made_owner_only_and_refused_when_others_may_read_it() {
     assert_eq!(rotated.current().id, "k2");
     assert!(rotated.get("k1").is_some_and(|k| k == keys.current()));
 }
+
+#[tokio::test]
+async fn a_write_without_an_audit_entry_is_not_stored() {
+    let dir = Dir::new("tsunagu-audit-tx");
+    let keys = AuditKeys::ephemeral().expect("keys");
+    let db = fresh(&dir.sqlite_url(), &keys).await;
+    let names = async || -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM resource_categories WHERE name LIKE '試験%'")
+            .fetch_all(db.pool())
+            .await
+            .expect("names")
+    };
+    let write =
+        "INSERT INTO resource_categories (id, code, name, sort_order) VALUES ($1, NULL, $2, 999)";
+    let mut tx = db.begin().await.expect("tx");
+    sqlx::query(write)
+        .bind("c-unaudited")
+        .bind("試験（記録なし）")
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+    assert_eq!(
+        tx.commit().await.expect("commit"),
+        tsunagu_store::Committed::Nothing
+    );
+    assert!(
+        names().await.is_empty(),
+        "an unaudited write must not be stored"
+    );
+
+    let mut tx = db.begin().await.expect("tx");
+    sqlx::query(write)
+        .bind("c-audited")
+        .bind("試験（記録あり）")
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+    audit::append(
+        &mut tx,
+        &AuditCtx::system("test"),
+        Event::new("resource_category.create", "resource_category", "c-audited"),
+    )
+    .await
+    .expect("audit");
+    assert_eq!(
+        tx.commit().await.expect("commit"),
+        tsunagu_store::Committed::Change
+    );
+    assert_eq!(names().await, ["試験（記録あり）"]);
+}

@@ -296,6 +296,14 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             let n = search_index::rebuild(&mut tx)
                 .await
                 .map_err(|e| e.to_string())?;
+            audit::append(
+                &mut tx,
+                &AuditCtx::system("cli"),
+                Event::new("search_index.rebuild", "search_index", "")
+                    .detail(format!("キーワード索引を作り直し（{}件）", n.unwrap_or(0))),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             match n {
                 Some(n) => println!("相談記録のキーワード索引を作り直しました（{n}件）"),

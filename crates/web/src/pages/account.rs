@@ -419,7 +419,10 @@ async fn totp_view(
             let sec = totp::base32_encode(&tsunagu_store::random_bytes::<20>()?);
             let mut tx = st.db.begin().await?;
             accounts::set_pending_totp_secret(&mut tx, &s.id_hash, Some(&sec)).await?;
-            tx.commit().await?;
+            // Enrolment is audited when it is confirmed; the secret until then is the
+            // session's.
+            tx.commit_bookkeeping("second-factor secret awaiting confirmation")
+                .await?;
             sec
         }
     };

@@ -769,7 +769,9 @@ async fn upload(
     )
     .await
     {
-        Ok(_) => tx.commit().await?,
+        Ok(_) => {
+            tx.commit().await?;
+        }
         Err(StoreError::Conflict(m)) => {
             drop(tx);
             return response_page(

@@ -1132,7 +1132,9 @@ async fn save(
     )
     .await
     {
-        Ok(_) => tx.commit().await?,
+        Ok(_) => {
+            tx.commit().await?;
+        }
         Err(StoreError::Conflict(m)) => {
             drop(tx);
             return response_page(&st, &ctx, &r, shown(found, Some(m), StatusCode::CONFLICT)).await;
@@ -1170,7 +1172,9 @@ async fn review(
     let comment = form.get("comment");
     let mut tx = st.db.begin().await?;
     match store::decide(&mut tx, &ctx.audit(), &r.line.id, decision, comment).await {
-        Ok(()) => tx.commit().await?,
+        Ok(()) => {
+            tx.commit().await?;
+        }
         Err(StoreError::Invalid(m) | StoreError::Conflict(m)) => {
             drop(tx);
             let found = check(&r.definition, &r.answers, None, CheckMode::Draft);

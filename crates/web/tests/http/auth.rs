@@ -96,7 +96,9 @@ both!(an_idle_session_ends_and_says_why, |app| {
         .execute(tx.conn())
         .await
         .expect("age session");
-    tx.commit().await.expect("commit");
+    tx.commit_bookkeeping("written straight to the database by the test")
+        .await
+        .expect("commit");
     let p = c.get("/matrix").await;
     assert_eq!(p.status, 303);
     assert!(p.location.contains("expired=1"), "{}", p.location);

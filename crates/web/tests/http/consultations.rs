@@ -836,7 +836,9 @@ both!(
         tsunagu_store::search_index::rebuild(&mut tx)
             .await
             .expect("reindex");
-        tx.commit().await.expect("commit");
+        tx.commit_bookkeeping("written straight to the database by the test")
+            .await
+            .expect("commit");
         let many = c.get(&search("ハリネズミ")).await;
         many.assert_contains("条件に合う相談記録（1000件以上）");
         many.assert_contains("1000件以上中 1–50件");
@@ -1048,7 +1050,9 @@ both!(
             .await
             .expect("topic");
         }
-        tx.commit().await.expect("commit");
+        tx.commit_bookkeeping("written straight to the database by the test")
+            .await
+            .expect("commit");
         let period = "topic=financial&municipality=032018&from=2019-06-01&to=2019-06-01";
         let many = c.get(&format!("/consultations?{period}")).await;
         many.assert_contains("条件に合う相談記録（1000件以上）");

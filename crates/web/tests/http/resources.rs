@@ -653,7 +653,9 @@ both!(a_common_word_is_counted_up_to_a_thousand, |app| {
     tsunagu_store::search_index::rebuild(&mut tx)
         .await
         .expect("reindex");
-    tx.commit().await.expect("commit");
+    tx.commit_bookkeeping("written straight to the database by the test")
+        .await
+        .expect("commit");
 
     let mut anon = app.client();
     let many = anon
