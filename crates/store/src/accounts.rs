@@ -4,10 +4,11 @@
 use serde::Serialize;
 use sqlx::Row;
 use tsunagu_domain::audit::sha256_hex;
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{Action, Actor};
 use tsunagu_domain::roles::Role;
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::sql::{Owners, Where};
 use crate::{Db, Result, StoreError, Tx, clock, new_id};
 
 /// A user as shown in lists and forms.
@@ -99,40 +100,38 @@ pub struct Filter {
 
 /// Accounts the actor may manage.
 pub async fn list(db: &Db, actor: &Actor, filter: &Filter) -> Result<Vec<User>> {
-    let mut sql = format!("{USER_SELECT} WHERE 1 = 1");
-    let mut binds = Vec::new();
-    match scope(Some(actor), Action::ManageUsers) {
-        Scope::All => {}
-        Scope::Organisation(id) => {
-            binds.push(id);
-            sql.push_str(&format!(" AND u.organisation_id = ${}", binds.len()));
-        }
-        _ => return Ok(Vec::new()),
+    let mut w = Where::scoped(
+        actor,
+        Action::ManageUsers,
+        Owners {
+            organisation: Some("u.organisation_id"),
+            user: Some("u.id"),
+            ..Owners::CENTER_ONLY
+        },
+    );
+    if w.allows_nothing() {
+        return Ok(Vec::new());
     }
     if !filter.organisation_id.is_empty() {
-        binds.push(filter.organisation_id.clone());
-        sql.push_str(&format!(" AND u.organisation_id = ${}", binds.len()));
+        w.and_text("u.organisation_id = ?", filter.organisation_id.clone());
     }
     if !filter.role.is_empty() {
-        binds.push(filter.role.clone());
-        sql.push_str(&format!(
-            " AND u.id IN (SELECT user_id FROM user_roles WHERE role = ${})",
-            binds.len()
-        ));
+        w.and_text(
+            "u.id IN (SELECT user_id FROM user_roles WHERE role = ?)",
+            filter.role.clone(),
+        );
     }
     if !filter.query.is_empty() {
-        binds.push(format!("%{}%", audit::escape_like(&filter.query)));
-        let n = binds.len();
-        sql.push_str(&format!(
-            " AND (u.login_id LIKE ${n} ESCAPE '\\' OR u.display_name LIKE ${n} ESCAPE '\\')"
-        ));
+        w.and_text(
+            "(u.login_id LIKE ? ESCAPE '\\' OR u.display_name LIKE ? ESCAPE '\\')",
+            format!("%{}%", audit::escape_like(&filter.query)),
+        );
     }
-    sql.push_str(" ORDER BY o.name, u.login_id LIMIT 2000");
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = q.bind(b);
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let sql = format!(
+        "{USER_SELECT} WHERE 1 = 1{} ORDER BY o.name, u.login_id LIMIT 2000",
+        w.sql()
+    );
+    let rows = w.query(&sql).fetch_all(db.pool()).await?;
     let all_roles = sqlx::query("SELECT user_id, role FROM user_roles")
         .fetch_all(db.pool())
         .await?;

@@ -16,8 +16,9 @@ use sqlx::Row;
 use tsunagu_domain::audit::{
     AuditKey, EntryContent, GENESIS_HASH, entry_hash, entry_mac, mac_key_id, macs_equal, to_hex,
 };
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{Action, Actor};
 
+use crate::sql::{Owners, Where};
 use crate::{Backend, Db, Result, StoreError, Tx, clock};
 
 /// The audit keys (監査ログの鍵): every key this log was ever signed with, oldest first; the
@@ -547,53 +548,40 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<Entry> {
 /// Entries matching `filter`, newest first, at most `limit`. Only for actors the policy lets
 /// read the log.
 pub async fn list(db: &Db, actor: &Actor, filter: &Filter, limit: i64) -> Result<Vec<Entry>> {
-    if scope(Some(actor), Action::ViewAuditLog) != Scope::All {
+    let mut w = Where::scoped(actor, Action::ViewAuditLog, Owners::CENTER_ONLY);
+    if w.allows_nothing() {
         return Ok(Vec::new());
     }
-    let mut sql = String::from(
-        "SELECT seq, at, actor_login, actor_org_id, client_ip, request_id, action, record_type, record_id, old_values, new_values, detail FROM audit_log WHERE 1 = 1",
-    );
-    let mut binds: Vec<String> = Vec::new();
-    let mut push = |sql: &mut String, cond: &str, v: String| {
-        binds.push(v);
-        sql.push_str(&cond.replace('?', &format!("${}", binds.len())));
-    };
     if !filter.actor_login.is_empty() {
-        push(&mut sql, " AND actor_login = ?", filter.actor_login.clone());
+        w.and_text("actor_login = ?", filter.actor_login.clone());
     }
     if !filter.action_prefix.is_empty() {
-        push(
-            &mut sql,
-            " AND action LIKE ?",
+        w.and_text(
+            "action LIKE ? ESCAPE '\\'",
             format!("{}%", escape_like(&filter.action_prefix)),
         );
-        sql.push_str(" ESCAPE '\\'");
     }
     if !filter.record_type.is_empty() {
-        push(&mut sql, " AND record_type = ?", filter.record_type.clone());
+        w.and_text("record_type = ?", filter.record_type.clone());
     }
     if !filter.record_id.is_empty() {
-        push(&mut sql, " AND record_id = ?", filter.record_id.clone());
+        w.and_text("record_id = ?", filter.record_id.clone());
     }
     if let Some(from) = &filter.from {
-        push(&mut sql, " AND at >= ?", from.clone());
+        w.and_text("at >= ?", from.clone());
     }
     if let Some(until) = &filter.until {
-        push(&mut sql, " AND at < ?", until.clone());
-    }
-    let n = binds.len();
-    if filter.before_seq.is_some() {
-        sql.push_str(&format!(" AND seq < ${}", n + 1));
-    }
-    sql.push_str(" ORDER BY seq DESC LIMIT ");
-    sql.push_str(&limit.clamp(1, 100_000).to_string());
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = q.bind(b);
+        w.and_text("at < ?", until.clone());
     }
     if let Some(before) = filter.before_seq {
-        q = q.bind(before);
+        w.and_int("seq < ?", before);
     }
+    let sql = format!(
+        "SELECT seq, at, actor_login, actor_org_id, client_ip, request_id, action, record_type, record_id, old_values, new_values, detail FROM audit_log WHERE 1 = 1{} ORDER BY seq DESC LIMIT {}",
+        w.sql(),
+        limit.clamp(1, 100_000)
+    );
+    let q = w.query(&sql);
     let rows = q.fetch_all(db.pool()).await?;
     rows.iter().map(entry_from_row).collect()
 }

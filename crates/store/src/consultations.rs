@@ -14,13 +14,14 @@ use tsunagu_domain::consultation::{
     self as rules, AgeBand, Channel, Code, ConsentMethod, ReferralStatus, RequesterType, Source,
     Status, Topic,
 };
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{Action, Actor};
 use tsunagu_domain::text::normalize_for_search;
 use tsunagu_domain::wareki::{JST, fiscal_year};
 
 use crate::audit::{self, AuditCtx, Event, escape_like};
 use crate::resources::keyword_terms;
 use crate::search_index::Indexed;
+use crate::sql::{Bind, Owners, Where, placeholders};
 use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id, resources, search_index};
 
 // ---------------------------------------------------------------------------------------------
@@ -208,106 +209,24 @@ pub struct AttachedResource {
 // ---------------------------------------------------------------------------------------------
 // SQL building
 
-/// A WHERE clause with its numbered parameters.
-#[derive(Debug, Default, Clone)]
-struct Where {
-    sql: String,
-    binds: Vec<String>,
+/// The consultations `actor` may read: a consultation carries the requester's name and
+/// contact, and nothing here knows a consent rule for narrower scopes, so only the whole
+/// center reads them; an organisation sees one only through its referrals (`inbox`,
+/// `referral_for`).
+fn readable(actor: &Actor) -> Where {
+    Where::scoped(actor, Action::ViewConsultations, Owners::CENTER_ONLY)
 }
 
-impl Where {
-    /// Adds ` AND cond`, where `?` in `cond` is the next parameter (every `?` the same one).
-    fn and_text(&mut self, cond: &str, v: impl Into<String>) {
-        self.binds.push(v.into());
-        let n = self.binds.len();
-        self.sql.push_str(" AND ");
-        self.sql.push_str(&cond.replace('?', &format!("${n}")));
-    }
-
-    /// Adds ` AND column IN (…)` with one parameter per value (none: nothing matches).
-    fn and_in(&mut self, column: &str, values: &[String]) {
-        if values.is_empty() {
-            self.raw("1 = 0");
-            return;
-        }
-        let first = self.binds.len() + 1;
-        self.binds.extend(values.iter().cloned());
-        self.sql.push_str(&format!(
-            " AND {column} IN ({})",
-            placeholders(first, values.len())
-        ));
-    }
-
-    fn raw(&mut self, cond: &str) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(cond);
-    }
-
-    async fn count(&self, db: &Db, from_where: &str) -> Result<i64> {
-        self.number(db, &format!("{from_where}{}", self.sql)).await
-    }
-
-    /// The one number `sql` (which holds this clause) gives.
-    async fn number(&self, db: &Db, sql: &str) -> Result<i64> {
-        let mut q = sqlx::query_scalar(sql);
-        for b in &self.binds {
-            q = q.bind(b.clone());
-        }
-        Ok(q.fetch_one(db.pool()).await?)
-    }
-
-    /// The first column of every row `sql` (which holds this clause) gives: ids.
-    async fn ids(&self, db: &Db, sql: &str) -> Result<Vec<String>> {
-        self.query(sql)
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get(0).map_err(StoreError::from))
-            .collect()
-    }
-
-    fn query<'q>(
-        &self,
-        sql: &'q str,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        let mut q = sqlx::query(sql);
-        for b in &self.binds {
-            q = q.bind(b.clone());
-        }
-        q
-    }
-}
-
-/// `$start, $start+1, …` for `n` values.
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Whether `actor`'s scope for consultations is the whole center (the only one that reads them).
-///
-/// A consultation carries the requester's name and contact, and nothing here knows a consent
-/// rule for narrower scopes: an organisation sees a consultation only through its referrals
-/// (`inbox`, `referral_for`). So only the whole-center scope reads consultations.
-fn sees_consultations(actor: &Actor) -> bool {
-    match scope(Some(actor), Action::ViewConsultations) {
-        Scope::All => true,
-        Scope::Organisation(_) | Scope::Municipality(_) | Scope::User(_) | Scope::Nothing => false,
-    }
-}
-
-/// Narrows referrals (alias `r`) to what `actor` may handle; false when nothing.
-fn scope_referrals(actor: &Actor, w: &mut Where) -> bool {
-    match scope(Some(actor), Action::HandleReferrals) {
-        Scope::All => true,
-        Scope::Organisation(org) => {
-            w.and_text("r.to_organisation_id = ?", org);
-            true
-        }
-        Scope::User(_) | Scope::Municipality(_) | Scope::Nothing => false,
-    }
+/// The referrals (alias `r`) `actor` may handle: its organisation's, or all for the center.
+fn handled(actor: &Actor) -> Where {
+    Where::scoped(
+        actor,
+        Action::HandleReferrals,
+        Owners {
+            organisation: Some("r.to_organisation_id"),
+            ..Owners::CENTER_ONLY
+        },
+    )
 }
 
 /// What the keyword search looks through.
@@ -412,12 +331,12 @@ async fn load_codes(conn: &mut sqlx::AnyConnection, c: &mut Consultation) -> Res
 
 /// The consultation `id`, if `actor` may see it (else `NotFound`, like one that does not exist).
 pub async fn get(db: &Db, actor: &Actor, id: &str) -> Result<Consultation> {
-    let mut w = Where::default();
-    w.and_text("c.id = ?", id);
-    if !sees_consultations(actor) {
+    let mut w = readable(actor);
+    if w.allows_nothing() {
         return Err(StoreError::NotFound);
     }
-    let sql = format!("{SELECT} WHERE 1 = 1{}", w.sql);
+    w.and_text("c.id = ?", id);
+    let sql = format!("{SELECT} WHERE 1 = 1{}", w.sql());
     let mut conn = db.pool().acquire().await?;
     let row = w
         .query(&sql)
@@ -695,7 +614,7 @@ fn by_code(f: &Filter, area_codes: &[String]) -> Option<(String, Where)> {
 }
 
 async fn summaries(db: &Db, w: &Where, order_limit: &str) -> Result<Vec<Summary>> {
-    let sql = format!("{SUMMARY_SELECT} WHERE 1 = 1{} {order_limit}", w.sql);
+    let sql = format!("{SUMMARY_SELECT} WHERE 1 = 1{} {order_limit}", w.sql());
     let mut conn = db.pool().acquire().await?;
     let rows = w.query(&sql).fetch_all(&mut *conn).await?;
     let mut out: Vec<Summary> = rows.iter().map(summary_from_row).collect::<Result<_>>()?;
@@ -736,8 +655,8 @@ pub async fn list(
     filter: &Filter,
     page: PageReq,
 ) -> Result<Listing<Summary>> {
-    let mut w = Where::default();
-    if !sees_consultations(actor) {
+    let mut w = readable(actor);
+    if w.allows_nothing() {
         return Ok(Listing {
             rows: Vec::new(),
             total: 0,
@@ -787,7 +706,7 @@ pub async fn list(
         let newest = |window: i64| {
             format!(
                 "(SELECT * FROM consultations ORDER BY received_at DESC, id DESC LIMIT {window}) c WHERE 1 = 1{}",
-                in_order.sql
+                in_order.sql()
             )
         };
         let sampled = in_order
@@ -822,21 +741,21 @@ pub async fn list(
         Some(lookup) => {
             // The index offers, the conditions on the row decide: one reading for both.
             let mut by_index = in_order.clone();
-            by_index.binds.push(lookup.query.clone());
+            by_index.param(Bind::Text(lookup.query.clone()));
             let sql = format!(
                 "SELECT c.id FROM {} WHERE 1 = 1{} AND {} LIMIT {probe}",
                 lookup.from,
-                in_order.sql,
-                lookup.condition_at(by_index.binds.len())
+                in_order.sql(),
+                lookup.condition_at(by_index.bind_count())
             );
             Some(by_index.ids(db, &sql).await?)
         }
-        None if !w.sql.is_empty() => Some(
+        None if !w.sql().is_empty() => Some(
             w.ids(
                 db,
                 &format!(
                     "SELECT c.id FROM consultations c WHERE 1 = 1{} LIMIT {probe}",
-                    w.sql
+                    w.sql()
                 ),
             )
             .await?,
@@ -850,10 +769,7 @@ pub async fn list(
         let rows = if ids.is_empty() {
             Vec::new()
         } else {
-            let by_id = Where {
-                sql: format!(" AND c.id IN ({})", placeholders(1, ids.len())),
-                binds: ids.clone(),
-            };
+            let by_id = Where::ids_in("c.id", &ids);
             summaries(db, &by_id, &order_limit).await?
         };
         return Ok(Listing {
@@ -886,7 +802,7 @@ async fn list_by_code(
 ) -> Result<Listing<Summary>> {
     let ids_sql = format!(
         "SELECT k.consultation_id FROM {from} WHERE 1 = 1{} ORDER BY k.received_at DESC, k.consultation_id DESC",
-        w.sql
+        w.sql()
     );
     let first = search_index::COUNT_UP_TO + 1;
     let (rows, found) = if offset.saturating_add(per_page) <= first {
@@ -902,7 +818,7 @@ async fn list_by_code(
                 db,
                 &format!(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE 1 = 1{} LIMIT {first}) capped",
-                    w.sql
+                    w.sql()
                 ),
             )
             .await?;
@@ -925,10 +841,7 @@ async fn page_of(db: &Db, ids: Vec<String>, offset: i64, per_page: i64) -> Resul
     if page.is_empty() {
         return Ok(Vec::new());
     }
-    let shown = Where {
-        sql: format!(" AND c.id IN ({})", placeholders(1, page.len())),
-        binds: page,
-    };
+    let shown = Where::ids_in("c.id", &page);
     summaries(db, &shown, "ORDER BY c.received_at DESC, c.id DESC").await
 }
 
@@ -962,8 +875,8 @@ async fn listing(
 /// The actor's own consultations that are not closed (自分の対応中), those with the nearest
 /// follow-up first.
 pub async fn my_open(db: &Db, actor: &Actor, limit: i64) -> Result<Vec<Summary>> {
-    let mut w = Where::default();
-    if !sees_consultations(actor) {
+    let mut w = readable(actor);
+    if w.allows_nothing() {
         return Ok(Vec::new());
     }
     w.and_text("c.handled_by = ?", actor.user_id.clone());
@@ -987,8 +900,8 @@ pub async fn follow_ups_due(
     today: Date,
     limit: i64,
 ) -> Result<Vec<Summary>> {
-    let mut w = Where::default();
-    if !sees_consultations(actor) {
+    let mut w = readable(actor);
+    if w.allows_nothing() {
         return Ok(Vec::new());
     }
     w.and_text("c.follow_up_on <= ?", today.to_string());
@@ -1017,16 +930,17 @@ pub struct Counts {
 
 /// How many rows `my_open`, `follow_ups_due` and the 受付 list would give without a limit.
 pub async fn counts(db: &Db, actor: &Actor, today: Date) -> Result<Counts> {
-    if !sees_consultations(actor) {
+    let all = readable(actor);
+    if all.allows_nothing() {
         return Ok(Counts::default());
     }
-    let mut mine = Where::default();
+    let mut mine = all.clone();
     mine.and_text("c.handled_by = ?", actor.user_id.clone());
     mine.raw("c.status <> 'closed'");
-    let mut due = Where::default();
+    let mut due = all.clone();
     due.and_text("c.follow_up_on <= ?", today.to_string());
     due.raw("c.status <> 'closed'");
-    let mut received = Where::default();
+    let mut received = all;
     received.and_text("c.status = ?", Status::Received.code());
     Ok(Counts {
         mine: mine.count(db, COUNT_FROM).await?,
@@ -1930,8 +1844,8 @@ pub struct InboxFilter {
 
 /// Referrals `actor` may handle (an organisation's own; all for the center), newest first.
 pub async fn inbox(db: &Db, actor: &Actor, filter: &InboxFilter) -> Result<Vec<InboxRow>> {
-    let mut w = Where::default();
-    if !scope_referrals(actor, &mut w) {
+    let mut w = handled(actor);
+    if w.allows_nothing() {
         return Ok(Vec::new());
     }
     if filter.status == "open" {
@@ -1946,7 +1860,7 @@ pub async fn inbox(db: &Db, actor: &Actor, filter: &InboxFilter) -> Result<Vec<I
          JOIN organisations o ON o.id = r.to_organisation_id
          LEFT JOIN municipalities m ON m.code6 = c.child_municipality_code6
          WHERE 1 = 1{} ORDER BY r.sent_at DESC, r.id DESC LIMIT 500",
-        w.sql
+        w.sql()
     );
     let rows = w.query(&sql).fetch_all(db.pool()).await?;
     rows.iter()
@@ -2170,7 +2084,7 @@ pub async fn pick_resources(
          FROM resources r JOIN resource_categories rc ON rc.id = r.category_id
          LEFT JOIN municipalities m ON m.code6 = r.municipality_code6
          WHERE 1 = 1{} ORDER BY rc.sort_order, rc.name, r.name, r.id LIMIT {}",
-        w.sql,
+        w.sql(),
         limit.clamp(1, 500)
     );
     let mut conn = db.pool().acquire().await?;
@@ -2214,20 +2128,6 @@ pub async fn pick_resources(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn each_question_mark_is_the_same_numbered_parameter() {
-        let mut w = Where::default();
-        w.and_text("a = ?", "x");
-        w.and_text("(b LIKE ? OR c LIKE ?)", "y");
-        w.raw("d IS NULL");
-        assert_eq!(
-            w.sql,
-            " AND a = $1 AND (b LIKE $2 OR c LIKE $2) AND d IS NULL"
-        );
-        assert_eq!(w.binds.len(), 2);
-        assert_eq!(placeholders(3, 2), "$3, $4");
-    }
 
     #[test]
     fn search_text_covers_receipt_requester_question_and_advice() {

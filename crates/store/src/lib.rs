@@ -25,6 +25,7 @@ pub mod reference;
 pub mod resource_transfer;
 pub mod resources;
 pub mod search_index;
+pub mod sql;
 pub mod survey_definitions;
 pub mod survey_results;
 pub mod surveys;

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 use sqlx::Row;
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{Action, Actor};
 use tsunagu_domain::roles::OrgKind;
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::sql::{Owners, Where};
 use crate::{Db, Result, StoreError, Tx, clock, new_id};
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,33 +69,34 @@ pub struct Filter {
 
 /// Organisations the actor may see, by kind and name.
 pub async fn list(db: &Db, actor: &Actor, filter: &Filter) -> Result<Vec<Organisation>> {
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
-    let mut binds = Vec::new();
-    match scope(Some(actor), Action::ViewOrganisations) {
-        Scope::All => {}
-        Scope::Organisation(id) => {
-            binds.push(id);
-            sql.push_str(&format!(" AND o.id = ${}", binds.len()));
-        }
-        _ => return Ok(Vec::new()),
+    let mut w = Where::scoped(
+        actor,
+        Action::ViewOrganisations,
+        Owners {
+            organisation: Some("o.id"),
+            ..Owners::CENTER_ONLY
+        },
+    );
+    if w.allows_nothing() {
+        return Ok(Vec::new());
     }
     if !filter.include_retired {
-        sql.push_str(" AND o.retired_at IS NULL");
+        w.raw("o.retired_at IS NULL");
     }
     if !filter.kind.is_empty() {
-        binds.push(filter.kind.clone());
-        sql.push_str(&format!(" AND o.kind = ${}", binds.len()));
+        w.and_text("o.kind = ?", filter.kind.clone());
     }
     if !filter.name_contains.is_empty() {
-        binds.push(format!("%{}%", audit::escape_like(&filter.name_contains)));
-        sql.push_str(&format!(" AND o.name LIKE ${} ESCAPE '\\'", binds.len()));
+        w.and_text(
+            "o.name LIKE ? ESCAPE '\\'",
+            format!("%{}%", audit::escape_like(&filter.name_contains)),
+        );
     }
-    sql.push_str(" ORDER BY o.kind, o.municipality_code6, o.name");
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = q.bind(b);
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let sql = format!(
+        "{SELECT} WHERE 1 = 1{} ORDER BY o.kind, o.municipality_code6, o.name",
+        w.sql()
+    );
+    let rows = w.query(&sql).fetch_all(db.pool()).await?;
     rows.iter().map(from_row).collect()
 }
 

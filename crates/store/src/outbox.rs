@@ -6,9 +6,10 @@
 use sqlx::Row;
 use time::Duration;
 use tsunagu_domain::outbox::{MailStatus, retry_after_minutes};
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{Action, Actor};
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::sql::{Owners, Where};
 use crate::{Db, Result, StoreError, Tx, clock, new_id};
 
 /// While the worker sends a message it holds it this long, so that another server sharing
@@ -197,17 +198,24 @@ pub async fn mark_failed(db: &Db, ctx: &AuditCtx, id: &str, error: &str) -> Resu
 
 /// Sends a pending or failed message again now, with a fresh round of attempts.
 pub async fn resend(tx: &mut Tx, ctx: &AuditCtx, actor: &Actor, id: &str) -> Result<()> {
-    if scope(Some(actor), Action::ManageMail) != Scope::All {
+    let mut w = Where::scoped(actor, Action::ManageMail, Owners::CENTER_ONLY);
+    if w.allows_nothing() {
         return Err(StoreError::NotFound);
     }
-    let changed = sqlx::query(
-        "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1 WHERE id = $2 AND status <> 'sent'",
-    )
-    .bind(clock::now_text())
-    .bind(id)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+    w.and_text("id = ?", id);
+    w.raw("status <> 'sent'");
+    let now = clock::now_text();
+    let sql = format!(
+        "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = ${} WHERE 1 = 1{}",
+        w.bind_count() + 1,
+        w.sql()
+    );
+    let changed = w
+        .query(&sql)
+        .bind(now)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     if changed != 1 {
         return Err(StoreError::NotFound);
     }
@@ -218,20 +226,21 @@ pub async fn resend(tx: &mut Tx, ctx: &AuditCtx, actor: &Actor, id: &str) -> Res
 /// The messages an administrator looks after: not yet sent or failed first (oldest first),
 /// then the newest sent, at most `limit` of each. Nothing for an actor who may not.
 pub async fn list(db: &Db, actor: &Actor, limit: i64) -> Result<(Vec<Mail>, Vec<Mail>)> {
-    if scope(Some(actor), Action::ManageMail) != Scope::All {
+    let w = Where::scoped(actor, Action::ManageMail, Owners::CENTER_ONLY);
+    if w.allows_nothing() {
         return Ok((Vec::new(), Vec::new()));
     }
     let limit = limit.clamp(1, 1000);
-    let open = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM mail_outbox WHERE status <> 'sent' ORDER BY created_at LIMIT {limit}"
-    ))
-    .fetch_all(db.pool())
-    .await?;
-    let sent = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM mail_outbox WHERE status = 'sent' ORDER BY created_at DESC LIMIT {limit}"
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let open_sql = format!(
+        "SELECT {COLUMNS} FROM mail_outbox WHERE status <> 'sent'{} ORDER BY created_at LIMIT {limit}",
+        w.sql()
+    );
+    let open = w.query(&open_sql).fetch_all(db.pool()).await?;
+    let sent_sql = format!(
+        "SELECT {COLUMNS} FROM mail_outbox WHERE status = 'sent'{} ORDER BY created_at DESC LIMIT {limit}",
+        w.sql()
+    );
+    let sent = w.query(&sent_sql).fetch_all(db.pool()).await?;
     Ok((
         open.iter().map(mail_from_row).collect::<Result<_>>()?,
         sent.iter().map(mail_from_row).collect::<Result<_>>()?,

@@ -27,6 +27,7 @@ use tsunagu_domain::wareki::{format_jst_datetime, format_wareki_date, today_jst}
 
 use crate::audit::{self, AuditCtx, Event};
 use crate::search_index::{self, Indexed};
+use crate::sql::{Bind, Where};
 use crate::{Backend, Db, Result, StoreError, Tx, clock, new_id};
 
 /// Results per page of a search.
@@ -1474,42 +1475,9 @@ const INDEX_ORDER_DENSITY: i64 = 10;
 /// The most ids a page is read by (each a bound value; SQLite takes 32,766).
 const MAX_IDS: i64 = 10_000;
 
-#[derive(Debug, Clone)]
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// A WHERE clause and its values, numbered `$1…` in order.
-#[derive(Debug, Default)]
-struct Where {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-impl Where {
-    fn param(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        format!("${}", self.binds.len())
-    }
-
-    fn and(&mut self, cond: &str) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(cond);
-    }
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind(s.as_str()),
-            Bind::Int(i) => q.bind(*i),
-        };
-    }
-    q
+/// The clause `where_clause` gives, as it follows a table: ` WHERE 1 = 1 AND …`.
+fn where_sql(w: &Where) -> String {
+    format!(" WHERE 1 = 1{}", w.sql())
 }
 
 /// The condition that the text in `column` contains `term`, with `param` standing for the
@@ -1542,52 +1510,51 @@ pub fn keyword_terms(keyword: &str) -> Vec<String> {
 }
 
 fn where_clause(backend: Backend, viewer: Viewer, q: &SearchQuery) -> Where {
-    let mut w = Where {
-        sql: " WHERE 1 = 1".into(),
-        ..Where::default()
-    };
+    // The directory is public data: what a viewer sees is decided by `viewer`, not by an
+    // owner's scope.
+    let mut w = Where::default();
     match viewer {
-        Viewer::Public => w.and("r.is_public = 1 AND r.retired_at IS NULL"),
+        Viewer::Public => w.raw("r.is_public = 1 AND r.retired_at IS NULL"),
         Viewer::Staff { manage, .. } => {
             if !(manage && q.include_retired) {
-                w.and("r.retired_at IS NULL");
+                w.raw("r.retired_at IS NULL");
             }
         }
     }
     for term in keyword_terms(&q.keyword) {
-        let p = format!("${}", w.binds.len() + 1);
+        let p = format!("${}", w.bind_count() + 1);
         let (cond, value) = contains(backend, "r.search_text", &p, &term);
-        w.binds.push(Bind::Text(value));
-        w.and(&cond);
+        w.param(Bind::Text(value));
+        w.raw(&cond);
     }
     if let Some(code) = &q.municipality_code6 {
         let p = w.param(Bind::Text(code.clone()));
-        w.and(&format!(
+        w.raw(&format!(
             "(r.municipality_code6 = {p} OR EXISTS (SELECT 1 FROM resource_service_areas sa WHERE sa.resource_id = r.id AND sa.municipality_code6 = {p}))"
         ));
     }
     if let Some(area) = &q.area_id {
         let p = w.param(Bind::Text(area.clone()));
-        w.and(&format!(
+        w.raw(&format!(
             "(r.municipality_code6 IN (SELECT am.municipality_code6 FROM area_municipalities am WHERE am.area_id = {p}) OR EXISTS (SELECT 1 FROM resource_service_areas sa JOIN area_municipalities am ON am.municipality_code6 = sa.municipality_code6 WHERE sa.resource_id = r.id AND am.area_id = {p}))"
         ));
     }
     if let Some(cat) = &q.category_id {
         let p = w.param(Bind::Text(cat.clone()));
-        w.and(&format!("r.category_id = {p}"));
+        w.raw(&format!("r.category_id = {p}"));
     }
     let mut care = q.care_types.clone();
     care.sort();
     care.dedup();
     for code in care {
         let p = w.param(Bind::Text(code));
-        w.and(&format!(
+        w.raw(&format!(
             "EXISTS (SELECT 1 FROM resource_care_types rc WHERE rc.resource_id = r.id AND rc.care_type_code = {p})"
         ));
     }
     if let Some(age) = q.age {
         let p = w.param(Bind::Int(age));
-        w.and(&format!(
+        w.raw(&format!(
             "(r.age_min IS NULL OR r.age_min <= {p}) AND (r.age_max IS NULL OR r.age_max >= {p})"
         ));
     }
@@ -1596,7 +1563,7 @@ fn where_clause(backend: Backend, viewer: Viewer, q: &SearchQuery) -> Where {
         for a in &q.availability {
             ps.push(w.param(Bind::Text(a.code().to_string())));
         }
-        w.and(&format!("r.availability IN ({})", ps.join(", ")));
+        w.raw(&format!("r.availability IN ({})", ps.join(", ")));
     }
     w
 }
@@ -1699,16 +1666,16 @@ pub async fn search_range(
             if candidates.is_empty() {
                 return Ok(exact(Vec::new(), 0));
             }
-            let first = w.binds.len() + 1;
+            let first = w.bind_count() + 1;
             let sql = format!(
                 "SELECT r.id FROM resources r{} AND r.id IN ({})",
-                w.sql,
+                where_sql(&w),
                 (first..first + candidates.len())
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            let mut matching = bind_all(sqlx::query(&sql), &w.binds);
+            let mut matching = w.query(&sql);
             for id in &candidates {
                 matching = matching.bind(id.as_str());
             }
@@ -1739,11 +1706,12 @@ pub async fn search_range(
         let count_sql = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM {}{} AND {} LIMIT {}) capped",
             lookup.from,
-            w.sql,
-            lookup.condition_at(w.binds.len() + 1),
+            where_sql(&w),
+            lookup.condition_at(w.bind_count() + 1),
             search_index::COUNT_UP_TO + 1
         );
-        let n: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
+        let n: i64 = w
+            .query(&count_sql)
             .bind(lookup.query.clone())
             .fetch_one(db.pool())
             .await?
@@ -1753,11 +1721,8 @@ pub async fn search_range(
             n > search_index::COUNT_UP_TO,
         )
     } else {
-        let count_sql = format!("SELECT COUNT(*) FROM resources r{}", w.sql);
-        let n: i64 = bind_all(sqlx::query(&count_sql), &w.binds)
-            .fetch_one(db.pool())
-            .await?
-            .try_get(0)?;
+        let count_sql = format!("SELECT COUNT(*) FROM resources r{}", where_sql(&w));
+        let n: i64 = w.query(&count_sql).fetch_one(db.pool()).await?.try_get(0)?;
         (n, false)
     };
     if offset >= total && !more {
@@ -1770,17 +1735,15 @@ pub async fn search_range(
     let sql = if more || total >= enough {
         format!(
             "{ROW_SELECT}{}{ORDER_INDEXED} LIMIT {limit} OFFSET {offset}",
-            w.sql
+            where_sql(&w)
         )
     } else {
         format!(
             "WITH matches AS MATERIALIZED ({ROW_SELECT}{}) SELECT * FROM matches r{ORDER} LIMIT {limit} OFFSET {offset}",
-            w.sql
+            where_sql(&w)
         )
     };
-    let rows = bind_all(sqlx::query(&sql), &w.binds)
-        .fetch_all(db.pool())
-        .await?;
+    let rows = w.query(&sql).fetch_all(db.pool()).await?;
     Ok(Found {
         rows: rows_with_care(db, rows).await?,
         total,

@@ -5,10 +5,11 @@
 use serde::Serialize;
 use sqlx::Row;
 use time::Date;
-use tsunagu_domain::policy::{Action, Actor, Scope, scope};
+use tsunagu_domain::policy::{self, Action, Actor};
 use tsunagu_domain::survey::{Answers, Choice, Definition, ResponseStatus, standard_definition};
 
 use crate::audit::{self, AuditCtx, Event};
+use crate::sql::{Owners, Where};
 use crate::{Db, Result, StoreError, Tx, clock, new_id};
 
 /// The family of the seeded standard definition, the same in every prefecture so that
@@ -519,16 +520,25 @@ pub async fn board(db: &Db, round_id: &str) -> Result<Vec<ResponseLine>> {
     rows.iter().map(line_from_row).collect()
 }
 
+/// The column that carries a response's owner (alias `s`).
+const RESPONSE_OWNERS: Owners = Owners {
+    municipality: Some("s.municipality_code6"),
+    ..Owners::CENTER_ONLY
+};
+
 /// The responses `actor` may see in their inbox: their municipality's (for municipal
 /// officers), newest round first.
 pub async fn inbox(db: &Db, actor: &Actor) -> Result<Vec<ResponseLine>> {
-    let Scope::Municipality(code6) = scope(Some(actor), Action::RespondToSurvey) else {
+    // The inbox is a municipality's own: the center's rounds are on their boards.
+    if !policy::is_for_own_municipality(actor, Action::RespondToSurvey) {
         return Ok(Vec::new());
-    };
+    }
+    let w = Where::scoped(actor, Action::RespondToSurvey, RESPONSE_OWNERS);
     let sql = format!(
-        "{LINE_SELECT} WHERE s.municipality_code6 = $1 ORDER BY r.fiscal_year DESC, r.due_on DESC"
+        "{LINE_SELECT} WHERE 1 = 1{} ORDER BY r.fiscal_year DESC, r.due_on DESC",
+        w.sql()
     );
-    let rows = sqlx::query(&sql).bind(code6).fetch_all(db.pool()).await?;
+    let rows = w.query(&sql).fetch_all(db.pool()).await?;
     rows.iter().map(line_from_row).collect()
 }
 
@@ -544,22 +554,19 @@ pub struct Response {
 
 /// The response `id`, if `actor` may see it (else `NotFound`, like one that does not exist).
 pub async fn response(db: &Db, actor: &Actor, id: &str) -> Result<Response> {
+    let mut w = Where::scoped(actor, Action::ViewSurveys, RESPONSE_OWNERS);
+    if w.allows_nothing() {
+        return Err(StoreError::NotFound);
+    }
+    w.and_text("s.id = ?", id);
     let mut conn = db.pool().acquire().await?;
-    let sql = format!("{LINE_SELECT} WHERE s.id = $1");
-    let row = sqlx::query(&sql)
-        .bind(id)
+    let sql = format!("{LINE_SELECT} WHERE 1 = 1{}", w.sql());
+    let row = w
+        .query(&sql)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
     let line = line_from_row(&row)?;
-    let visible = match scope(Some(actor), Action::ViewSurveys) {
-        Scope::All => true,
-        Scope::Municipality(code6) => code6 == line.municipality_code6,
-        _ => false,
-    };
-    if !visible {
-        return Err(StoreError::NotFound);
-    }
     let r = sqlx::query(
         "SELECT s.answers, s.revision, d.body FROM survey_responses s JOIN survey_rounds r ON r.id = s.round_id
          JOIN survey_definitions d ON d.id = r.definition_id WHERE s.id = $1",
