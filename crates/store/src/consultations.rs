@@ -769,7 +769,7 @@ pub async fn list(
         let rows = if ids.is_empty() {
             Vec::new()
         } else {
-            let by_id = Where::ids_in("c.id", &ids);
+            let by_id = Where::ids_in("c.id", ids);
             summaries(db, &by_id, &order_limit).await?
         };
         return Ok(Listing {
