@@ -6,7 +6,7 @@ use tsunagu_domain::roles::{OrgKind, Role};
 use crate::accounts::{self, UserInput};
 use crate::audit::AuditCtx;
 use crate::orgs::{self, OrgInput};
-use crate::{Db, Result, geo};
+use crate::{Db, Result, Tx, geo};
 
 /// One demo login, as printed at start.
 #[derive(Debug, Clone)]
@@ -184,6 +184,58 @@ pub async fn load(db: &Db, prefecture_code: &str, password: &str) -> Result<Vec<
     // A year of consultations (after the directory, so that they can introduce resources).
     crate::demo_consultations::load(&mut tx, &ctx, prefecture_code).await?;
     crate::demo_surveys::load(&mut tx, &ctx, prefecture_code).await?;
+    demo_mail(&mut tx, &ctx).await?;
     tx.commit().await?;
     Ok(logins)
+}
+
+/// Two reminders of this 年度's round in the outbox, so that メール送信 has something to show:
+/// one sent last week, one that the relay refused until the retries ran out.
+async fn demo_mail(tx: &mut Tx, ctx: &AuditCtx) -> Result<()> {
+    let open: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.id, m.name FROM survey_responses s JOIN survey_rounds r ON r.id = s.round_id
+         JOIN municipalities m ON m.code6 = s.municipality_code6
+         WHERE s.status IN ('not_started', 'draft') ORDER BY r.fiscal_year DESC, m.code6 LIMIT 2",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let week_ago = crate::clock::format(crate::clock::now() - time::Duration::days(7));
+    for (i, (response, municipality)) in open.iter().enumerate() {
+        let id = crate::outbox::enqueue(
+            tx,
+            ctx,
+            &crate::outbox::NewMail {
+                kind: "survey_reminder",
+                record_type: "survey_response".into(),
+                record_id: response.clone(),
+                to: vec![format!("hoken{}@city.example.lg.jp", i + 1)],
+                subject: "【督促】状況把握調査（デモ）".into(),
+                body: format!(
+                    "{municipality} ご担当者様\n\n状況把握調査の提出期限が近づいています。\n"
+                ),
+            },
+        )
+        .await?;
+        let (status, error, sent_at) = if i == 0 {
+            ("sent", "", Some(week_ago.clone()))
+        } else {
+            (
+                "failed",
+                "メールサーバーに送れませんでした: Connection refused (os error 111)",
+                None,
+            )
+        };
+        sqlx::query(
+            "UPDATE mail_outbox SET status = $1, attempts = $2, last_error = $3, sent_at = $4, created_at = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(if i == 0 { 1i64 } else { 10 })
+        .bind(error)
+        .bind(sent_at)
+        .bind(&week_ago)
+        .bind(&id)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
 }

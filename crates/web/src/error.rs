@@ -26,6 +26,42 @@ pub enum AppError {
     Conflict(String),
     #[error("internal: {0}")]
     Internal(String),
+    /// The store failed (the database, a file); the cause is kept and logged with its chain.
+    #[error("store")]
+    Store(#[source] StoreError),
+    #[error("template")]
+    Template(#[from] askama::Error),
+}
+
+/// `e` and every cause under it, joined by `: `, for one log line (a cause whose words its
+/// error already says is not said twice).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_keeps_every_cause_once() {
+        let io = std::io::Error::other("disk full");
+        let e = AppError::Store(StoreError::Db(sqlx::Error::Io(io)));
+        let line = chain(&e);
+        assert!(line.starts_with("store: database error: "), "{line}");
+        assert!(line.contains("disk full"), "{line}");
+        assert_eq!(line.matches("disk full").count(), 1, "{line}");
+    }
 }
 
 /// What the renderer needs to know about an error response. Responses without it whose status
@@ -53,19 +89,13 @@ impl From<StoreError> for AppError {
                         .into(),
                 )
             }
-            other => AppError::Internal(other.to_string()),
+            other => AppError::Store(other),
         }
     }
 }
 
 fn is_character_not_in_repertoire(e: &tsunagu_store::SqlxError) -> bool {
     matches!(e, tsunagu_store::SqlxError::Database(d) if d.code().as_deref() == Some("22021"))
-}
-
-impl From<askama::Error> for AppError {
-    fn from(e: askama::Error) -> Self {
-        AppError::Internal(format!("template: {e}"))
-    }
 }
 
 impl AppError {
@@ -78,7 +108,9 @@ impl AppError {
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) | AppError::Store(_) | AppError::Template(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -87,8 +119,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = match &self {
-            AppError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+            // Logged once, here, inside the request's span (which carries its id).
+            AppError::Internal(_) | AppError::Store(_) | AppError::Template(_) => {
+                tracing::error!(error = %chain(&self), "internal error");
                 None
             }
             AppError::Csrf => Some(

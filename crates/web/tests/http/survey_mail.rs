@@ -131,11 +131,13 @@ async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
     panic!("{what} did not happen within 20 s");
 }
 
+/// The reminder to 盛岡市's office in the outbox (the demo has messages of its own).
 async fn outbox_row(app: &TestApp) -> (String, i64, String) {
-    sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox")
+    sqlx::query_as("SELECT status, attempts, last_error FROM mail_outbox WHERE recipients LIKE $1")
+        .bind(format!("%{OFFICE_MAIL}%"))
         .fetch_one(app.db.pool())
         .await
-        .expect("one message in the outbox")
+        .expect("the reminder in the outbox")
 }
 
 async fn give_morioka_office_an_address(app: &TestApp) {
@@ -215,7 +217,6 @@ both!(a_reminder_is_also_sent_by_mail_to_the_office, |app| {
     let mut admin = app.signed_in("admin").await;
     let page = admin.get("/admin/mail").await;
     assert_eq!(page.status, 200);
-    page.assert_contains("送信待ちのメールはありません");
     page.assert_contains("【督促】平成22年度 試験調査");
     page.assert_contains(OFFICE_MAIL);
     let log = admin.get("/admin/audit?record_type=mail").await;
@@ -266,10 +267,12 @@ both!(
 
         // The relay comes back; the administrator sends it again now rather than waiting.
         let (_, inbox) = fake_relay_on(TcpListener::bind(addr).await.expect("rebind"));
-        let mail_id: String = sqlx::query_scalar("SELECT id FROM mail_outbox")
-            .fetch_one(app.db.pool())
-            .await
-            .expect("id");
+        let mail_id: String =
+            sqlx::query_scalar("SELECT id FROM mail_outbox WHERE recipients LIKE $1")
+                .bind(format!("%{OFFICE_MAIL}%"))
+                .fetch_one(app.db.pool())
+                .await
+                .expect("id");
         let p = admin
             .post(&format!("/admin/mail/{mail_id}/resend"), &[])
             .await;
