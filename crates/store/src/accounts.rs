@@ -490,7 +490,8 @@ pub async fn prune_failures(db: &Db, before: &str) -> Result<u64> {
         .execute(tx.conn())
         .await?
         .rows_affected();
-    tx.commit().await?;
+    tx.commit_bookkeeping("old sign-in failures removed")
+        .await?;
     Ok(n)
 }
 
@@ -737,7 +738,7 @@ pub async fn touch_session(db: &Db, id_hash: &str) -> Result<()> {
         .bind(id_hash)
         .execute(tx.conn())
         .await?;
-    tx.commit().await?;
+    tx.commit_bookkeeping("session activity").await?;
     Ok(())
 }
 
@@ -789,7 +790,7 @@ pub async fn prune_sessions(db: &Db, idle_cutoff: &str) -> Result<u64> {
         .execute(tx.conn())
         .await?
         .rows_affected();
-    tx.commit().await?;
+    tx.commit_bookkeeping("ended sessions removed").await?;
     Ok(n)
 }
 

@@ -264,3 +264,31 @@ both!(
         assert_eq!(home.status, 200);
     }
 );
+
+both!(a_session_in_use_stays_alive_past_the_idle_limit, |app| {
+    let mut c = app.signed_in("coordinator").await;
+    let shift = async |minutes: i64| {
+        let seen: String = sqlx::query_scalar("SELECT last_seen_at FROM sessions")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("session");
+        let at =
+            tsunagu_store::clock::parse(&seen).expect("instant") - time::Duration::minutes(minutes);
+        let mut tx = app.db.begin().await.expect("tx");
+        sqlx::query("UPDATE sessions SET last_seen_at = $1")
+            .bind(tsunagu_store::clock::format(at))
+            .execute(tx.conn())
+            .await
+            .expect("age session");
+        tx.commit_bookkeeping("written straight to the database by the test")
+            .await
+            .expect("commit");
+    };
+    // Last seen 25 minutes ago: still inside the 30-minute limit, and this request is activity.
+    shift(25).await;
+    assert_eq!(c.get("/matrix").await.status, 200);
+    // Ten minutes later, 35 after the first: alive, because the request above counted.
+    shift(10).await;
+    let p = c.get("/matrix").await;
+    assert_eq!(p.status, 200, "{}", p.location);
+});
