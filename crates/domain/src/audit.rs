@@ -78,12 +78,22 @@ impl std::fmt::Debug for AuditKey {
 /// hash already covers the entry's content and everything before it, so one MAC per entry
 /// seals the whole chain up to it; without the key nobody can make a rewritten chain match.
 pub fn entry_mac(key: &AuditKey, seq: i64, hash: &str) -> String {
+    keyed(key, b"tsunagu-audit-mac-v1\n", seq, hash)
+}
+
+/// The MAC of a checkpoint file's line saying the log was restored to entry `seq` whose MAC is
+/// `mac`: without the key nobody can add such a line to hide a rollback.
+pub fn restore_mac(key: &AuditKey, seq: i64, mac: &str) -> String {
+    keyed(key, b"tsunagu-audit-restore-v1\n", seq, mac)
+}
+
+fn keyed(key: &AuditKey, purpose: &[u8], seq: i64, text: &str) -> String {
     let mut m =
         <Hmac<Sha256> as Mac>::new_from_slice(&key.bytes).expect("HMAC accepts any key length");
-    m.update(b"tsunagu-audit-mac-v1\n");
+    m.update(purpose);
     m.update(seq.to_string().as_bytes());
     m.update(b"\n");
-    m.update(hash.as_bytes());
+    m.update(text.as_bytes());
     format!("{}:{}", key.id, to_hex(&m.finalize().into_bytes()))
 }
 
@@ -188,6 +198,8 @@ mod tests {
         assert!(!macs_equal(&m, &entry_mac(&k2, 1, &h)));
         assert!(!macs_equal(&m, &entry_mac(&k1, 2, &h)));
         assert!(!macs_equal(&m, &entry_mac(&k1, 1, GENESIS_HASH)));
+        // A restore line's MAC is not an entry's.
+        assert!(!macs_equal(&m, &restore_mac(&k1, 1, &h)));
         assert!(!format!("{k1:?}").contains('7'));
     }
 

@@ -14,8 +14,10 @@ CREATE TABLE mail_outbox (
     -- pending, sent or failed
     status TEXT NOT NULL,
     attempts BIGINT NOT NULL DEFAULT 0,
-    -- When the worker may next take it; while it sends, a few minutes ahead (a lease).
+    -- When the worker may next take it.
     next_attempt_at TEXT NOT NULL,
+    -- While a worker sends it: until when it holds it (another server leaves it alone).
+    leased_until TEXT NULL,
     last_error TEXT NOT NULL DEFAULT '',
     sent_at TEXT NULL
 );

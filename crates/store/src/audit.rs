@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sqlx::Row;
 use tsunagu_domain::audit::{
-    AuditKey, EntryContent, GENESIS_HASH, entry_hash, entry_mac, mac_key_id, macs_equal, to_hex,
+    AuditKey, EntryContent, GENESIS_HASH, entry_hash, entry_mac, mac_key_id, macs_equal,
+    restore_mac, to_hex,
 };
 use tsunagu_domain::policy::{Action, Actor};
 
@@ -200,8 +201,9 @@ pub struct Checkpoint {
 }
 
 /// The checkpoint file (監査ログのチェックポイント): one line a checkpoint, only ever appended,
-/// `time seq mac`; after a restore a line `time restore seq mac` says the log went back to
-/// `seq` on purpose, so later checkpoints past it no longer count.
+/// `time seq mac`, never going back; after a restore a line `time restore seq mac sig` (`sig` a
+/// MAC under the audit key, so nobody without it can add one) says the log went back to `seq`
+/// on purpose, and later checkpoints past it no longer count.
 #[derive(Debug, Clone)]
 pub struct CheckpointFile {
     path: PathBuf,
@@ -217,16 +219,67 @@ impl CheckpointFile {
     }
 
     /// Records the current head, unless it is the last one recorded; also says it in the log,
-    /// which usually goes elsewhere. Returns the head.
+    /// which usually goes elsewhere. A head behind the last checkpoint (the log went back, or
+    /// was replaced, without a recorded restore) is refused, not written: that is for
+    /// `audit verify` to report, and for an operator to accept with a restore line if it was
+    /// meant. Returns the head.
     pub async fn write(&self, db: &Db) -> Result<Option<Checkpoint>> {
         let Some(head) = signed_head(db).await? else {
             return Ok(None);
         };
-        if self.last()?.as_ref() != Some(&head) {
-            self.append(&format!("{} {} {}", clock::now_text(), head.seq, head.mac))?;
+        let file = self.open_append()?;
+        // One writer at a time (the server's timer, `audit verify`), so lines never go back.
+        file.lock().map_err(|e| file_error(&self.path, e))?;
+        match self.last()? {
+            Some(last) if last == head => {}
+            Some(last) if last.seq >= head.seq => {
+                return Err(StoreError::Invalid(format!(
+                    "監査ログの最新の記録（{}番）が、チェックポイントの最後の記録（{}番）より前に戻っているか、置き換えられています。tsunagu audit verify で確かめてください（意図して戻した場合は tsunagu audit restored）",
+                    head.seq, last.seq
+                )));
+            }
+            _ => Self::append_line(
+                &file,
+                &self.path,
+                &format!("{} {} {}", clock::now_text(), head.seq, head.mac),
+            )?,
         }
         tracing::info!(audit_seq = head.seq, audit_mac = %head.mac, "audit checkpoint");
         Ok(Some(head))
+    }
+
+    /// Records that the log was restored to `head` on purpose, signed with `keys`.
+    pub fn write_restore(&self, head: &Checkpoint, keys: &AuditKeys) -> Result<()> {
+        let file = self.open_append()?;
+        file.lock().map_err(|e| file_error(&self.path, e))?;
+        let sig = restore_mac(keys.current(), head.seq, &head.mac);
+        Self::append_line(
+            &file,
+            &self.path,
+            &format!(
+                "{} restore {} {} {sig}",
+                clock::now_text(),
+                head.seq,
+                head.mac
+            ),
+        )
+    }
+
+    fn open_append(&self) -> Result<std::fs::File> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(&self.path).map_err(|e| file_error(&self.path, e))
+    }
+
+    fn append_line(mut file: &std::fs::File, path: &Path, line: &str) -> Result<()> {
+        file.write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| file.sync_data())
+            .map_err(|e| file_error(path, e))
     }
 
     /// The last checkpoint written, from the file's tail (the file only grows).
@@ -250,7 +303,7 @@ impl CheckpointFile {
             .split_whitespace()
             .collect();
         let (seq, mac) = match parts.as_slice() {
-            [_, "restore", seq, mac] | [_, seq, mac] => (*seq, *mac),
+            [_, "restore", seq, mac, _] | [_, seq, mac] => (*seq, *mac),
             _ => return Ok(None),
         };
         Ok(seq.parse().ok().map(|seq| Checkpoint {
@@ -259,35 +312,10 @@ impl CheckpointFile {
         }))
     }
 
-    /// Records that the log was restored to `head` on purpose.
-    pub fn write_restore(&self, head: &Checkpoint) -> Result<()> {
-        self.append(&format!(
-            "{} restore {} {}",
-            clock::now_text(),
-            head.seq,
-            head.mac
-        ))
-    }
-
-    fn append(&self, line: &str) -> Result<()> {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&self.path)
-            .map_err(|e| file_error(&self.path, e))?;
-        f.write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| f.sync_data())
-            .map_err(|e| file_error(&self.path, e))
-    }
-
     /// The checkpoints that hold now, in order: those a restore went back past are dropped.
-    /// A missing file holds none.
-    pub fn read(&self) -> Result<Vec<Checkpoint>> {
+    /// A missing file holds none. A line out of order, or a restore line not signed with one
+    /// of `keys`, means the file was edited, and is refused.
+    pub fn read(&self, keys: &AuditKeys) -> Result<Vec<Checkpoint>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -296,21 +324,31 @@ impl CheckpointFile {
         let mut out: Vec<Checkpoint> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let parts: Vec<&str> = line.split_whitespace().collect();
-            let (restore, rest) = match parts.as_slice() {
-                [_, "restore", seq, mac] => (true, (*seq, *mac)),
-                [_, seq, mac] => (false, (*seq, *mac)),
+            let (restore, seq, mac) = match parts.as_slice() {
+                [_, "restore", seq, mac, sig] => (Some(*sig), *seq, *mac),
+                [_, seq, mac] => (None, *seq, *mac),
                 [] => continue,
                 _ => return Err(self.bad_line(n)),
             };
             let cp = Checkpoint {
-                seq: rest.0.parse().map_err(|_| self.bad_line(n))?,
-                mac: rest.1.to_string(),
+                seq: seq.parse().map_err(|_| self.bad_line(n))?,
+                mac: mac.to_string(),
             };
-            if restore {
-                out.retain(|c| c.seq < cp.seq);
-            } else if out.last().is_some_and(|c| c.seq > cp.seq) {
+            match restore {
+                Some(sig) => {
+                    let signed = mac_key_id(sig)
+                        .and_then(|id| keys.get(id))
+                        .is_some_and(|k| macs_equal(sig, &restore_mac(k, cp.seq, &cp.mac)));
+                    if !signed {
+                        return Err(self.bad_line(n));
+                    }
+                    out.retain(|c| c.seq < cp.seq);
+                }
                 // Only a restore may go back.
-                return Err(self.bad_line(n));
+                None if out.last().is_some_and(|c| c.seq > cp.seq) => {
+                    return Err(self.bad_line(n));
+                }
+                None => {}
             }
             if out.last() != Some(&cp) {
                 out.push(cp);
@@ -346,14 +384,22 @@ pub async fn signed_head(db: &Db) -> Result<Option<Checkpoint>> {
 }
 
 /// Signs a log written before entries carried MACs: one entry, signed, whose MAC covers the
-/// hash chain and so every unsigned entry before it. Does nothing when the newest entry is
-/// signed or the log is empty. Returns the new entry's number.
-pub async fn seal_unsigned(db: &Db) -> Result<Option<i64>> {
+/// hash chain and so every unsigned entry before it. Only a log that was never signed is
+/// sealed: none of its entries has a MAC and no checkpoint was ever written for it. A log
+/// whose MACs are gone while checkpoints exist was stripped, and is refused rather than sealed
+/// over. Does nothing when the log is signed or empty. Returns the new entry's number.
+pub async fn seal_unsigned(db: &Db, checkpoints: &CheckpointFile) -> Result<Option<i64>> {
     let head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
         .fetch_one(db.pool())
         .await?;
-    if head == 0 || signed_head(db).await?.is_some() {
+    if head == 0 || count_signed(db).await? > 0 {
         return Ok(None);
+    }
+    if !checkpoints.read(db.audit_keys()?)?.is_empty() {
+        return Err(StoreError::Invalid(format!(
+            "監査ログに署名が一つもありませんが、チェックポイント {} には署名のある記録があります。署名が消された可能性があります。tsunagu audit verify で確かめてください",
+            checkpoints.path().display()
+        )));
     }
     let seq = record(
         db,

@@ -75,7 +75,8 @@ pub async fn backup_sqlite(db: &Db, target: &Path) -> Result<u64> {
 /// Checks that `source` is a Tsunagu database whose audit chain is intact under `keys` and
 /// agrees with the checkpoints up to its own newest entry, then replaces the database file at
 /// `live_path` with it, and records in `checkpoints` that the log went back on purpose.
-/// Refuses while a server holds the database ([`ServerLock`]).
+/// A backup of an older schema is brought up to date on its copy first. Refuses while a server
+/// holds the database ([`ServerLock`]).
 pub async fn restore_sqlite(
     source: &Path,
     live_path: &Path,
@@ -92,53 +93,92 @@ pub async fn restore_sqlite(
             source.display()
         )));
     }
-    let src = source
+    let known = checkpoints.read(keys)?;
+    // Checked and migrated on a copy beside the live file, which then takes its place.
+    let tmp = live_path.with_extension("restore-tmp");
+    remove_sqlite_files(&tmp, true)?;
+    std::fs::copy(source, &tmp).map_err(|e| StoreError::Other(format!("copy: {e}")))?;
+    let checked = check_copy(&tmp, keys, &known).await;
+    let (entries, head) = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            remove_sqlite_files(&tmp, true)?;
+            return Err(e);
+        }
+    };
+    remove_sqlite_files(&tmp, false)?;
+    // The live file's journal belongs to the database being replaced.
+    remove_sqlite_files(live_path, false)?;
+    std::fs::rename(&tmp, live_path).map_err(|e| StoreError::Other(format!("rename: {e}")))?;
+    if let Some(head) = head {
+        checkpoints.write_restore(&head, keys)?;
+    }
+    Ok(entries)
+}
+
+/// Opens the copy at `path`, refuses a file that is not a Tsunagu database or that a newer
+/// version wrote, migrates it, and verifies its audit chain against the checkpoints up to its
+/// own end (those past it are what going back to it undoes). Leaves a single file.
+async fn check_copy(
+    path: &Path,
+    keys: &AuditKeys,
+    known: &[crate::audit::Checkpoint],
+) -> Result<(i64, Option<crate::audit::Checkpoint>)> {
+    let p = path
         .to_str()
         .ok_or_else(|| StoreError::Invalid("ファイル名に使えない文字があります".into()))?;
-    let check = Db::connect(&crate::DbOptions {
-        url: format!("sqlite://{src}?mode=ro"),
+    let db = Db::connect(&crate::DbOptions {
+        url: format!("sqlite://{p}?mode=rw"),
         max_connections: 2,
     })
     .await?
     .with_audit_keys(keys.clone());
     let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-        .fetch_one(check.pool())
+        .fetch_one(db.pool())
         .await
         .map_err(|_| StoreError::Invalid("Tsunagu のバックアップファイルではありません".into()))?;
     if version.unwrap_or(0) > crate::migrate::latest_version() {
+        db.close().await;
         return Err(StoreError::Invalid(
             "このバックアップは新しい版の Tsunagu で作られています".into(),
         ));
     }
+    crate::migrate::run(&db).await?;
     let backup_head: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
-        .fetch_one(check.pool())
+        .fetch_one(db.pool())
         .await?;
-    // Checkpoints past the backup's end are what going back to it undoes.
-    let known: Vec<_> = checkpoints
-        .read()?
-        .into_iter()
+    let upto: Vec<_> = known
+        .iter()
         .filter(|c| c.seq <= backup_head)
+        .cloned()
         .collect();
-    let (entries, head) = match crate::audit::verify(&check, &known).await? {
-        Verification::Intact { entries, head } => (entries, head),
-        Verification::Broken { seq, reason } => {
-            return Err(StoreError::Invalid(format!(
-                "バックアップの監査ログが改ざんされています（{seq}番: {reason}）"
-            )));
-        }
+    let verified = crate::audit::verify(&db, &upto).await;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(db.pool())
+        .await?;
+    db.close().await;
+    match verified? {
+        Verification::Intact { entries, head } => Ok((entries, head)),
+        Verification::Broken { seq, reason } => Err(StoreError::Invalid(format!(
+            "バックアップの監査ログが改ざんされています（{seq}番: {reason}）"
+        ))),
+    }
+}
+
+/// Removes the `-wal` and `-shm` companions of an SQLite database file, and with `main` the
+/// file itself, where they exist.
+fn remove_sqlite_files(path: &Path, main: bool) -> Result<()> {
+    let suffixes: &[&str] = if main {
+        &["", "-wal", "-shm"]
+    } else {
+        &["-wal", "-shm"]
     };
-    check.close().await;
-    let tmp = live_path.with_extension("restore-tmp");
-    std::fs::copy(source, &tmp).map_err(|e| StoreError::Other(format!("copy: {e}")))?;
-    for suffix in ["-wal", "-shm"] {
-        let side = format!("{}{suffix}", live_path.display());
-        if Path::new(&side).exists() {
-            std::fs::remove_file(&side).map_err(|e| StoreError::Other(format!("{side}: {e}")))?;
+    for suffix in suffixes {
+        let f = PathBuf::from(format!("{}{suffix}", path.display()));
+        if f.exists() {
+            std::fs::remove_file(&f)
+                .map_err(|e| StoreError::Other(format!("{}: {e}", f.display())))?;
         }
     }
-    std::fs::rename(&tmp, live_path).map_err(|e| StoreError::Other(format!("rename: {e}")))?;
-    if let Some(head) = head {
-        checkpoints.write_restore(&head)?;
-    }
-    Ok(entries)
+    Ok(())
 }

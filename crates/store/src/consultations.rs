@@ -1735,13 +1735,19 @@ impl ReferralDetail {
     }
 }
 
-/// The referral `id` with its consultation's summary. The requester's name and contact are
-/// read only when the referral carries them; the handler still asks the policy before showing
-/// them.
-pub async fn referral_for(db: &Db, id: &str) -> Result<ReferralDetail> {
+/// The referral `id` with its consultation's summary, if `actor` may handle it (else
+/// `NotFound`, like one that does not exist). The requester's name and contact are read only
+/// when the referral carries them (consent).
+pub async fn referral_for(db: &Db, actor: &Actor, id: &str) -> Result<ReferralDetail> {
+    let mut w = handled(actor);
+    if w.allows_nothing() {
+        return Err(StoreError::NotFound);
+    }
+    w.and_text("r.id = ?", id);
     let mut conn = db.pool().acquire().await?;
-    let row = sqlx::query(&format!("{REFERRAL_SELECT} WHERE r.id = $1"))
-        .bind(id)
+    let sql = format!("{REFERRAL_SELECT} WHERE 1 = 1{}", w.sql());
+    let row = w
+        .query(&sql)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;

@@ -12,8 +12,9 @@ use crate::audit::{self, AuditCtx, Event};
 use crate::sql::{Owners, Where};
 use crate::{Db, Result, StoreError, Tx, clock, new_id};
 
-/// While the worker sends a message it holds it this long, so that another server sharing
-/// the database does not send it too; a worker that dies lets it go when the time is up.
+/// While the worker sends a message it holds it this long (`leased_until`), so that another
+/// server sharing the database does not send it too; a worker that dies lets it go when the
+/// time is up.
 const LEASE_MINUTES: i64 = 5;
 
 /// A message to be sent.
@@ -108,7 +109,8 @@ pub async fn take_due(db: &Db) -> Result<Option<Mail>> {
     let now = clock::now();
     let now_text = clock::format(now);
     let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 1",
+        "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $1
+         AND (leased_until IS NULL OR leased_until <= $1) ORDER BY next_attempt_at LIMIT 1",
     )
     .bind(&now_text)
     .fetch_optional(db.pool())
@@ -118,7 +120,8 @@ pub async fn take_due(db: &Db) -> Result<Option<Mail>> {
     };
     let mut tx = db.begin().await?;
     let taken = sqlx::query(
-        "UPDATE mail_outbox SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3",
+        "UPDATE mail_outbox SET leased_until = $1 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3
+         AND (leased_until IS NULL OR leased_until <= $3)",
     )
     .bind(clock::format(now + Duration::minutes(LEASE_MINUTES)))
     .bind(&id)
@@ -142,7 +145,7 @@ pub async fn take_due(db: &Db) -> Result<Option<Mail>> {
 pub async fn mark_sent(db: &Db, ctx: &AuditCtx, id: &str) -> Result<()> {
     let mut tx = db.begin().await?;
     sqlx::query(
-        "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2",
+        "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = '', leased_until = NULL WHERE id = $2",
     )
     .bind(clock::now_text())
     .bind(id)
@@ -172,7 +175,7 @@ pub async fn mark_failed(db: &Db, ctx: &AuditCtx, id: &str, error: &str) -> Resu
         None => (MailStatus::Failed, clock::now_text()),
     };
     sqlx::query(
-        "UPDATE mail_outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $5",
+        "UPDATE mail_outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, leased_until = NULL WHERE id = $5",
     )
     .bind(status.code())
     .bind(attempts)
@@ -202,9 +205,11 @@ pub async fn resend(tx: &mut Tx, ctx: &AuditCtx, actor: &Actor, id: &str) -> Res
     if w.allows_nothing() {
         return Err(StoreError::NotFound);
     }
+    let now = clock::now_text();
     w.and_text("id = ?", id);
     w.raw("status <> 'sent'");
-    let now = clock::now_text();
+    // Not while a worker is sending it: it would go out twice.
+    w.and_text("(leased_until IS NULL OR leased_until <= ?)", now.clone());
     let sql = format!(
         "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = ${} WHERE 1 = 1{}",
         w.bind_count() + 1,

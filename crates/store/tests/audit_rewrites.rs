@@ -137,7 +137,7 @@ async fn every_rewrite_is_found(url_of: impl AsyncFn(&str) -> (String, Option<Pg
     let (url, pg) = url_of("a").await;
     let db = fresh(&url, &keys).await;
     checkpoints.write(&db).await.expect("checkpoint");
-    let known = checkpoints.read().expect("read");
+    let known = checkpoints.read(&keys).expect("read");
     assert!(matches!(
         audit::verify(&db, &known).await.expect("verify"),
         Verification::Intact {
@@ -210,7 +210,7 @@ async fn every_rewrite_is_found(url_of: impl AsyncFn(&str) -> (String, Option<Pg
         "without checkpoints a clean truncation cannot be seen"
     );
     let (seq, reason) = broken(
-        audit::verify(&db, &checkpoints.read().expect("read"))
+        audit::verify(&db, &checkpoints.read(&keys).expect("read"))
             .await
             .expect("verify"),
     );
@@ -225,7 +225,7 @@ async fn every_rewrite_is_found(url_of: impl AsyncFn(&str) -> (String, Option<Pg
     )
     .await;
     let (seq, reason) = broken(
-        audit::verify(&db, &checkpoints.read().expect("read"))
+        audit::verify(&db, &checkpoints.read(&keys).expect("read"))
             .await
             .expect("verify"),
     );
@@ -238,7 +238,17 @@ async fn every_rewrite_is_found(url_of: impl AsyncFn(&str) -> (String, Option<Pg
         format!("{text}2026-01-01T00:00:00Z 3 k1:00\n"),
     )
     .expect("write");
-    assert!(checkpoints.read().is_err(), "a checkpoint may not go back");
+    assert!(
+        checkpoints.read(&keys).is_err(),
+        "a checkpoint may not go back"
+    );
+    // Nor can a restore line be added without the key.
+    std::fs::write(
+        checkpoints.path(),
+        format!("{text}2026-01-01T00:00:00Z restore 3 k1:00 k1:00\n"),
+    )
+    .expect("write");
+    assert!(checkpoints.read(&keys).is_err(), "an unsigned restore line");
     db.close().await;
     if let Some(pg) = pg {
         pg.drop().await;
@@ -301,9 +311,15 @@ async fn a_log_from_before_signing_is_sealed_and_verifies() {
             head: None
         }
     ));
-    let seal = audit::seal_unsigned(&db).await.expect("seal");
+    let checkpoints = CheckpointFile::new(dir.0.join("checkpoints"));
+    let seal = audit::seal_unsigned(&db, &checkpoints).await.expect("seal");
     assert_eq!(seal, Some(41));
-    assert_eq!(audit::seal_unsigned(&db).await.expect("again"), None);
+    assert_eq!(
+        audit::seal_unsigned(&db, &checkpoints)
+            .await
+            .expect("again"),
+        None
+    );
     assert!(matches!(
         audit::verify(&db, &[]).await.expect("verify"),
         Verification::Intact {
@@ -394,4 +410,42 @@ async fn a_write_without_an_audit_entry_is_not_stored() {
         tsunagu_store::Committed::Change
     );
     assert_eq!(names().await, ["試験（記録あり）"]);
+}
+
+#[tokio::test]
+async fn a_log_that_went_back_is_not_checkpointed_and_a_stripped_one_not_sealed() {
+    let dir = Dir::new("tsunagu-audit-back");
+    let keys = AuditKeys::ephemeral().expect("keys");
+    let checkpoints = CheckpointFile::new(dir.0.join("checkpoints"));
+    let db = fresh(&dir.sqlite_url(), &keys).await;
+    checkpoints.write(&db).await.expect("checkpoint at 40");
+    drop_guard(&db).await;
+    exec(&db, "DELETE FROM audit_log WHERE seq > 30").await;
+    rechain(&db, 30).await;
+    // The head went back without a recorded restore: refused, and the file stays as it was.
+    let refused = checkpoints
+        .write(&db)
+        .await
+        .expect_err("behind its checkpoint");
+    assert!(refused.to_string().contains("audit verify"), "{refused}");
+    assert_eq!(
+        checkpoints.read(&keys).expect("read").last().map(|c| c.seq),
+        Some(40)
+    );
+    // Every MAC removed: not sealed over while checkpoints know the log was signed.
+    exec(&db, "UPDATE audit_log SET mac = NULL").await;
+    let refused = audit::seal_unsigned(&db, &checkpoints)
+        .await
+        .expect_err("stripped");
+    assert!(refused.to_string().contains("署名が消された"), "{refused}");
+    // A restore recorded with the key makes the older head the one that counts.
+    let db2 = fresh(&Dir::new("tsunagu-audit-back2").sqlite_url(), &keys).await;
+    let head = audit::signed_head(&db2)
+        .await
+        .expect("head")
+        .expect("signed");
+    checkpoints
+        .write_restore(&head, &keys)
+        .expect("restore line");
+    assert_eq!(checkpoints.read(&keys).expect("read").last(), Some(&head));
 }

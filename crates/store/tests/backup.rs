@@ -74,7 +74,7 @@ async fn a_backup_taken_while_writing_restores_with_its_chain_intact() {
     );
     let restored = open(&live, &keys).await;
     // Going back to the backup was on purpose: the checkpoint past it no longer counts.
-    let known = checkpoints.read().expect("checkpoints");
+    let known = checkpoints.read(&keys).expect("checkpoints");
     assert_eq!(known.last().map(|c| c.seq), Some(9));
     assert!(matches!(
         audit::verify(&restored, &known).await.expect("verify"),
@@ -106,4 +106,44 @@ async fn restore_refuses_a_file_that_is_not_a_tsunagu_database() {
             .is_err()
     );
     assert!(!live.exists(), "nothing replaced");
+}
+
+#[tokio::test]
+async fn a_backup_from_before_signed_audit_entries_restores_and_is_brought_up_to_date() {
+    let dir =
+        Dir(std::env::temp_dir().join(format!("tsunagu-restore-old-{}", tsunagu_store::new_id())));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let keys = AuditKeys::ephemeral().expect("keys");
+    let old = dir.0.join("old.sqlite3");
+    let db = open(&old, &keys).await;
+    migrate::run(&db).await.expect("migrate");
+    reference::seed_if_empty(&db, "03").await.expect("seed");
+    // As a release before migration 11 left it: no MAC column, no outbox.
+    sqlx::raw_sql(
+        "DROP TRIGGER audit_log_no_update; ALTER TABLE audit_log DROP COLUMN mac;
+         DROP TABLE mail_outbox; DELETE FROM schema_migrations WHERE version >= 11",
+    )
+    .execute(db.pool())
+    .await
+    .expect("make it old");
+    let copy = dir.0.join("copy.sqlite3");
+    backup::backup_sqlite(&db, &copy).await.expect("backup");
+    db.close().await;
+
+    let live = dir.0.join("live.sqlite3");
+    let checkpoints = CheckpointFile::new(dir.0.join("checkpoints"));
+    let entries = backup::restore_sqlite(&copy, &live, &keys, &checkpoints)
+        .await
+        .expect("an older backup restores");
+    assert!(entries > 0);
+    let restored = open(&live, &keys).await;
+    let version: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(restored.pool())
+        .await
+        .expect("version");
+    assert_eq!(version, migrate::latest_version());
+    assert!(matches!(
+        audit::verify(&restored, &[]).await.expect("verify"),
+        Verification::Intact { head: None, .. }
+    ));
 }

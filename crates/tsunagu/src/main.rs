@@ -106,6 +106,9 @@ enum AuditCommand {
     /// Add a new audit key that signs from now on (stop the server first); the old keys stay in
     /// the key file to check what they signed.
     RotateKey,
+    /// After restoring a database by other means (pg_restore), check it and record in the
+    /// checkpoint file that the log went back to it on purpose.
+    Restored,
 }
 
 fn main() -> ExitCode {
@@ -170,10 +173,29 @@ async fn connect(settings: &Settings, max_connections: u32) -> Result<Db, String
     })
 }
 
-/// Opens the database with its audit keys, migrated, with reference data, its old unsigned
-/// entries sealed, and a checkpoint written.
+/// Opens the database with its audit keys, migrated, with reference data and its old unsigned
+/// entries sealed.
 async fn open(settings: &Settings) -> Result<Db, String> {
+    Ok(open_as(settings, false).await?.0)
+}
+
+/// As [`open`], for a server: on SQLite the server's lock is taken first, before anything is
+/// written, and held by the caller for as long as it serves.
+async fn open_as(
+    settings: &Settings,
+    server: bool,
+) -> Result<(Db, Option<backup::ServerLock>), String> {
     let db = connect(settings, settings.db_max_connections).await?;
+    let lock = match db.sqlite_path().filter(|_| server) {
+        Some(p) => Some(
+            backup::ServerLock::acquire(
+                std::path::Path::new(&p),
+                "同じデータベースで二つ目のサーバーは起動できません。",
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     migrate::run(&db)
         .await
         .map_err(|e| format!("migration: {e}"))?;
@@ -182,14 +204,13 @@ async fn open(settings: &Settings) -> Result<Db, String> {
     reference::seed_if_empty(&db, &settings.prefecture_code)
         .await
         .map_err(|e| format!("reference data: {e}"))?;
-    if let Some(seq) = audit::seal_unsigned(&db).await.map_err(|e| e.to_string())? {
+    if let Some(seq) = audit::seal_unsigned(&db, &checkpoints(settings))
+        .await
+        .map_err(|e| e.to_string())?
+    {
         tracing::info!(seq, "audit entries written before signing sealed");
     }
-    checkpoints(settings)
-        .write(&db)
-        .await
-        .map_err(|e| format!("監査ログのチェックポイント: {e}"))?;
-    Ok(db)
+    Ok((db, lock))
 }
 
 fn checkpoints(settings: &Settings) -> CheckpointFile {
@@ -225,8 +246,8 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             if let Some(b) = bind {
                 settings.bind = b;
             }
-            let db = open(settings).await?;
-            serve(db, settings).await?;
+            let (db, lock) = open_as(settings, true).await?;
+            serve(db, lock, settings).await?;
         }
         Command::Demo {
             data_dir,
@@ -261,7 +282,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
             settings.demo_mode = true;
             settings.require_2fa_roles.clear();
             let password = settings.demo_password.clone();
-            let db = open(settings).await?;
+            let (db, lock) = open_as(settings, true).await?;
             let logins = demo::load(&db, &settings.prefecture_code, &password)
                 .await
                 .map_err(|e| format!("demo data: {e}"))?;
@@ -280,7 +301,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                     );
                 }
             }
-            serve(db, settings).await?;
+            serve(db, lock, settings).await?;
         }
         Command::Migrate => {
             let db = open(settings).await?;
@@ -352,12 +373,15 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
         } => {
             let db = open(settings).await?;
             let file = checkpoints(settings);
-            let known = file.read().map_err(|e| e.to_string())?;
+            let known = file
+                .read(db.audit_keys().map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
             match audit::verify(&db, &known)
                 .await
                 .map_err(|e| e.to_string())?
             {
                 Verification::Intact { entries, head } => {
+                    file.write(&db).await.map_err(|e| e.to_string())?;
                     println!(
                         "監査ログは改ざんされていません（{entries} 件を検証、チェックポイント {} 件と照合: {}）",
                         known.len(),
@@ -369,6 +393,36 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                             "（この行をデータベースとは別の場所に控えておくと、後で巻き戻しを確かめられます）"
                         );
                     }
+                }
+                Verification::Broken { seq, reason } => {
+                    println!("監査ログの {seq} 番目のエントリが一致しません: {reason}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Restored,
+        } => {
+            let db = open(settings).await?;
+            let keys = db.audit_keys().map_err(|e| e.to_string())?;
+            let file = checkpoints(settings);
+            let Some(head) = audit::signed_head(&db).await.map_err(|e| e.to_string())? else {
+                return Err("監査ログに署名のある記録がありません".into());
+            };
+            // What the restored copy must agree with: the checkpoints up to its own end.
+            let upto: Vec<_> = file
+                .read(keys)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|c| c.seq <= head.seq)
+                .collect();
+            match audit::verify(&db, &upto).await.map_err(|e| e.to_string())? {
+                Verification::Intact { entries, .. } => {
+                    file.write_restore(&head, keys).map_err(|e| e.to_string())?;
+                    println!(
+                        "復元を記録しました（監査ログ {entries} 件の改ざんなしを確認、先頭: {} {}）",
+                        head.seq, head.mac
+                    );
                 }
                 Verification::Broken { seq, reason } => {
                     println!("監査ログの {seq} 番目のエントリが一致しません: {reason}");
@@ -519,22 +573,21 @@ async fn sqlx_free_list(db: &Db) -> Result<Vec<accounts::User>, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn serve(db: Db, settings: &Settings) -> Result<(), String> {
+/// Serves until a signal; `_lock` (the SQLite database's server lock) is held till the end.
+async fn serve(
+    db: Db,
+    _lock: Option<backup::ServerLock>,
+    settings: &Settings,
+) -> Result<(), String> {
     let prefecture_name = reference::prefecture_name(&db, &settings.prefecture_code)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("都道府県コード {} は存在しません", settings.prefecture_code))?;
-    // Held until the process ends, so that `restore` cannot replace the file under us.
-    let _lock = match db.sqlite_path() {
-        Some(p) => Some(
-            backup::ServerLock::acquire(
-                std::path::Path::new(&p),
-                "同じデータベースで二つ目のサーバーは起動できません。",
-            )
-            .map_err(|e| e.to_string())?,
-        ),
-        None => None,
-    };
+    // A log that went back since the last checkpoint is reported, not served over.
+    checkpoints(settings)
+        .write(&db)
+        .await
+        .map_err(|e| format!("監査ログのチェックポイント: {e}"))?;
     let cfg = settings.web_config(prefecture_name);
     let idle_minutes = cfg.session_idle_minutes;
     let (router, _registry) = tsunagu_web::app(db.clone(), cfg);

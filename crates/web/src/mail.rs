@@ -31,14 +31,25 @@ pub fn check_relay_url(url: &str) -> Result<(), String> {
             "smtp://ホスト名:ポート または smtps://ホスト名:ポート の形で指定してください".into(),
         );
     }
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "メールサーバーの指定「{}」を読み取れません: {e}",
-                tsunagu_store::redact_url(url)
-            )
-        })
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| {
+        format!(
+            "メールサーバーの指定「{}」を読み取れません: {e}",
+            tsunagu_store::redact_url(url)
+        )
+    })?;
+    // A password is never sent unencrypted: AUTH needs implicit TLS or STARTTLS required.
+    let has_credentials = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or("").contains('@'))
+        .unwrap_or(false);
+    let encrypted = url.starts_with("smtps://") || url.contains("tls=required");
+    if has_credentials && !encrypted {
+        return Err(
+            "ユーザー名・パスワードを使うときは、smtps:// にするか、末尾に ?tls=required を付けて暗号化してください（パスワードを平文で送らないため）"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Accepts a plain `local@domain` address only (no display name, nothing that could add a
@@ -165,6 +176,11 @@ mod tests {
         assert!(bad.contains("smtp://"), "{bad}");
         let hidden = check_relay_url("smtp://user:secret@").unwrap_err();
         assert!(!hidden.contains("secret"), "{hidden}");
+        // A password only over TLS.
+        let plain = check_relay_url("smtp://user:secret@mail.example.lg.jp:587")
+            .expect_err("a password in the clear");
+        assert!(plain.contains("tls=required"), "{plain}");
+        assert!(check_relay_url("smtp://user:secret@mail.example.lg.jp:587?tls=required").is_ok());
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn target(d: &ReferralDetail) -> Target<'_> {
 
 /// Loads a referral and asks the policy about it; 404 for another organisation's referral.
 async fn load(st: &AppState, ctx: &Ctx, id: &str) -> Result<ReferralDetail, AppError> {
-    let d = store::referral_for(&st.db, id).await?;
+    let d = store::referral_for(&st.db, &ctx.require_actor()?, id).await?;
     ctx.authorize(Action::HandleReferrals, target(&d))?;
     Ok(d)
 }
