@@ -43,6 +43,10 @@ source "$ROOT/bench/lib.sh"
 need curl "apt-get install -y curl"
 need python3 "Python 3.11 or later"
 for b in $BACKENDS; do
+    # The audit key and checkpoints of this backend's database, for every command run on it.
+    mkdir -p "$WORK/$b"
+    export TSUNAGU_AUDIT_KEY_FILE="$WORK/$b/tsunagu-audit.key"
+    export TSUNAGU_AUDIT_CHECKPOINT_FILE="$WORK/$b/tsunagu-audit.checkpoints"
     case "$b" in
         sqlite) ;;
         postgres) need psql "apt-get install -y postgresql-client" ;;
@@ -108,7 +112,7 @@ bench_backend() {
             psql_admin -c "CREATE DATABASE \"$db\"" >/dev/null
             PG_DBS+=("$db")
             url="$PG_BASE/$db"
-            demo_args=(demo --database-url "$url" --bind "$HOST:$PORT") ;;
+            demo_args=(demo --database-url "$url" --data-dir "$WORK/$b" --bind "$HOST:$PORT") ;;
     esac
     log "$b: demo database (migrations, reference data, demo accounts and data)"
     start_and_wait "$WORK/$b-demo.log" -- "${demo_args[@]}"

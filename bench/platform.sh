@@ -416,19 +416,24 @@ cold_start() {
         case "$backend/$mode" in
             sqlite/serve)
                 mkdir -p "$WORK/cold-$mode-$i"
-                envs=(TSUNAGU_DATABASE_URL="sqlite://$WORK/cold-$mode-$i/tsunagu.sqlite3")
+                envs=(TSUNAGU_DATABASE_URL="sqlite://$WORK/cold-$mode-$i/tsunagu.sqlite3"
+                    TSUNAGU_AUDIT_KEY_FILE="$WORK/cold-$mode-$i/tsunagu-audit.key"
+                    TSUNAGU_AUDIT_CHECKPOINT_FILE="$WORK/cold-$mode-$i/tsunagu-audit.checkpoints")
                 args=(serve --bind "$HOST:$PORT") ;;
             sqlite/demo)
                 args=(demo --data-dir "$WORK/cold-$mode-$i" --bind "$HOST:$PORT") ;;
             postgres/serve)
                 new_pg_db "cold_${mode}_$i"
                 local db="$NEW_DB"
-                envs=(TSUNAGU_DATABASE_URL="$PG_BASE/$db")
+                mkdir -p "$WORK/cold-pg-$mode-$i"
+                envs=(TSUNAGU_DATABASE_URL="$PG_BASE/$db"
+                    TSUNAGU_AUDIT_KEY_FILE="$WORK/cold-pg-$mode-$i/tsunagu-audit.key"
+                    TSUNAGU_AUDIT_CHECKPOINT_FILE="$WORK/cold-pg-$mode-$i/tsunagu-audit.checkpoints")
                 args=(serve --bind "$HOST:$PORT") ;;
             postgres/demo)
                 new_pg_db "cold_${mode}_$i"
                 local db="$NEW_DB"
-                args=(demo --database-url "$PG_BASE/$db" --bind "$HOST:$PORT") ;;
+                args=(demo --database-url "$PG_BASE/$db" --data-dir "$WORK/cold-pg-$mode-$i" --bind "$HOST:$PORT") ;;
         esac
         START_ENV=("${envs[@]+"${envs[@]}"}")
         start_and_wait "$logf" "${args[@]}" || die "$backend $mode did not start"

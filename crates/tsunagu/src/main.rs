@@ -37,8 +37,9 @@ enum Command {
     },
     /// Start a demo on a fresh SQLite database with demo data, and print the demo logins.
     Demo {
-        /// Folder for the demo SQLite database (default: a new temporary folder).
-        #[arg(long, conflicts_with = "database_url")]
+        /// Folder for the demo SQLite database, its audit key and checkpoints (default: a new
+        /// temporary folder); with --database-url, for the audit key and checkpoints only.
+        #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Load the demo into this database instead (e.g. an empty PostgreSQL database).
         #[arg(long)]
@@ -288,6 +289,7 @@ async fn run(command: Command, settings: &mut Settings) -> Result<ExitCode, Stri
                 .map_err(|e| format!("demo data: {e}"))?;
             println!("Tsunagu デモ: http://{}", settings.bind);
             println!("データベース: {location}");
+            println!("監査ログの鍵: {}", settings.audit_key_path().display());
             if logins.is_empty() {
                 println!("（既存のデモデータを使います）");
             } else {
