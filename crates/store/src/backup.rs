@@ -175,9 +175,11 @@ fn remove_sqlite_files(path: &Path, main: bool) -> Result<()> {
     };
     for suffix in suffixes {
         let f = PathBuf::from(format!("{}{suffix}", path.display()));
-        if f.exists() {
-            std::fs::remove_file(&f)
-                .map_err(|e| StoreError::Other(format!("{}: {e}", f.display())))?;
+        // SQLite may remove its journal itself as the last connection closes: gone is fine.
+        match std::fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::Other(format!("{}: {e}", f.display()))),
         }
     }
     Ok(())
