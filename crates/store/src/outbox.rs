@@ -222,7 +222,20 @@ pub async fn resend(tx: &mut Tx, ctx: &AuditCtx, actor: &Actor, id: &str) -> Res
         .await?
         .rows_affected();
     if changed != 1 {
-        return Err(StoreError::NotFound);
+        // Say why, for a message that is there: sent already, or being sent this moment.
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM mail_outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await?;
+        return Err(match status.as_deref() {
+            None => StoreError::NotFound,
+            Some("sent") => StoreError::Conflict("このメールは送信済みです。".into()),
+            Some(_) => StoreError::Conflict(
+                "このメールは今送信しているところです。少し待ってから、この画面を開き直してください。"
+                    .into(),
+            ),
+        });
     }
     audit::append(tx, ctx, Event::new("mail.resend", "mail", id)).await?;
     Ok(())

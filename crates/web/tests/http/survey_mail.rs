@@ -289,10 +289,12 @@ both!(
             outbox_row(&app).await.0 == "sent"
         })
         .await;
-        // A sent message is not sent again.
+        // A sent message is not sent again, and the administrator is told why.
         let again = admin
             .post(&format!("/admin/mail/{mail_id}/resend"), &[])
             .await;
-        assert_eq!(again.status, 404);
+        assert_eq!(again.status, 409);
+        again.assert_contains("このメールは送信済みです");
+        assert_eq!(outbox_row(&app).await.0, "sent");
     }
 );
