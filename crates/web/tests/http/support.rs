@@ -332,6 +332,19 @@ pub async fn issue_survey_round(
         .to_string()
 }
 
+/// Sends the round's reminder with its default message as `coordinator`; returns the round's
+/// board as it shows after, with the outcome in its message.
+pub async fn remind_round(coordinator: &mut Client, round: &str) -> Page {
+    let p = coordinator
+        .post(
+            &format!("/surveys/rounds/{round}/remind"),
+            &[("message", "")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    coordinator.get(&format!("/surveys/rounds/{round}")).await
+}
+
 /// The id of `code6`'s response to `round`.
 pub async fn survey_response_id(app: &TestApp, round: &str, code6: &str) -> String {
     use tsunagu_store::Row;

@@ -160,14 +160,7 @@ both!(a_reminder_is_also_sent_by_mail_to_the_office, |app| {
     give_morioka_office_an_address(&app).await;
     let mut coordinator = app.signed_in("coordinator").await;
     let round = issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
-    let p = coordinator
-        .post(
-            &format!("/surveys/rounds/{round}/remind"),
-            &[("message", "")],
-        )
-        .await;
-    assert_eq!(p.status, 303);
-    let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
+    let board = remind_round(&mut coordinator, &round).await;
     board.assert_contains("2市町村に督促のお知らせを送りました");
     board.assert_contains("あわせて1市町村に督促メールを送ります");
     // 宮古市役所 has no address in the demo data.
@@ -238,14 +231,7 @@ both!(
         let mut coordinator = app.signed_in("coordinator").await;
         let round =
             issue_survey_round(&app, &mut coordinator, "期限までにご回答ください", 30).await;
-        let p = coordinator
-            .post(
-                &format!("/surveys/rounds/{round}/remind"),
-                &[("message", "")],
-            )
-            .await;
-        assert_eq!(p.status, 303);
-        let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
+        let board = remind_round(&mut coordinator, &round).await;
         board.assert_contains("2市町村に督促のお知らせを送りました");
         let mut municipal = app.signed_in("municipal").await;
         let home = municipal.get("/").await;

@@ -377,14 +377,7 @@ both!(after_the_deadline_only_the_center_reopens, |app| {
     );
 
     // Reminders reach the municipal office as a notice on its home page.
-    let p = coordinator
-        .post(
-            &format!("/surveys/rounds/{round}/remind"),
-            &[("message", "")],
-        )
-        .await;
-    assert_eq!(p.status, 303);
-    let board = coordinator.get(&format!("/surveys/rounds/{round}")).await;
+    let board = remind_round(&mut coordinator, &round).await;
     board.assert_contains("2市町村に督促のお知らせを送りました");
     let home = municipal.get("/").await;
     home.assert_contains("【督促】平成22年度 試験調査");
